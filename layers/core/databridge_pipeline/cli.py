@@ -1,0 +1,186 @@
+"""``databridge-pipeline``: the operators' command line (validate, tables, due, commands)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from databridge_pipeline.config import ConfigError, Table, check_tables, load_tables
+from databridge_pipeline.schedule import Window, due_runs, next_fire_time
+from databridge_pipeline.settings import settings_for
+from databridge_pipeline.steps import plan_steps, run_job_requests
+
+DEFAULT_CONFIGS = "table_configs"
+
+
+class UsageError(Exception):
+    """A mistake in what the operator typed; printed without a traceback."""
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z``: the one time format the CLI prints."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """ISO-8601; a time without an offset is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{text!r} is not an ISO-8601 time (e.g. 2026-11-24T11:00 or 2026-11-24T06:00-05:00)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _configs_dir(args: argparse.Namespace) -> Path:
+    return Path(args.configs or os.environ.get("DATABRIDGE_CONFIGS") or DEFAULT_CONFIGS)
+
+
+def _tables(args: argparse.Namespace) -> list[Table]:
+    return load_tables(_configs_dir(args))
+
+
+def find_table(tables: Sequence[Table], table_id: str) -> Table:
+    """The table with this id, or a UsageError that suggests the nearest ids."""
+    by_id = {str(t.id): t for t in tables}
+    if table_id in by_id:
+        return by_id[table_id]
+    guesses = difflib.get_close_matches(table_id, by_id, n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else " (`databridge-pipeline tables` lists them)"
+    raise UsageError(f"unknown table {table_id!r}{hint}")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    tables, problems = check_tables(_configs_dir(args))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        files = len({p.path for p in problems})
+        print(f"{len(problems)} problem(s) in {files} file(s); {len(tables)} table(s) valid", file=sys.stderr)
+        return 1
+    print(f"{len(tables)} table config(s) valid")
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    now = parse_time(args.now) if args.now else datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for table in _tables(args):
+        cron = table.config.cron
+        rows.append(
+            {
+                "table": str(table.id),
+                "source": table.id.source,
+                "schedule": cron or "manual",
+                "timezone": table.config.timezone,
+                "next_run": iso_utc(next_fire_time(cron, table.config.timezone, now)) if cron else None,
+                "steps": [step.name for step in plan_steps(table)],
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _print_table(
+            ["TABLE", "SOURCE", "SCHEDULE", "TIMEZONE", "NEXT RUN (UTC)", "STEPS"],
+            [
+                [r["table"], r["source"], r["schedule"], r["timezone"], r["next_run"] or "-", ",".join(r["steps"])]
+                for r in rows
+            ],
+        )
+    return 0
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    window = Window(after=parse_time(args.from_), until=parse_time(args.to))
+    if window.until < window.after:
+        raise UsageError("--to is before --from")
+    runs = due_runs(_tables(args), window, latest_only=args.latest_only)
+    if args.json:
+        print(json.dumps([{"table": str(r.table), "scheduled_for": iso_utc(r.scheduled_for)} for r in runs], indent=2))
+    else:
+        for run in runs:
+            print(f"{iso_utc(run.scheduled_for)}  {run.table}")
+        print(f"{len(runs)} run(s) due in ({iso_utc(window.after)}, {iso_utc(window.until)}]", file=sys.stderr)
+    return 0
+
+
+def cmd_commands(args: argparse.Namespace) -> int:
+    table = find_table(_tables(args), args.table)
+    overrides = {"COMMAND_SET": args.command_set} if args.command_set else None
+    requests = run_job_requests(table, settings_for(args.env, overrides), args.run_id)
+    if args.json:
+        print(json.dumps([r.model_dump() for r in requests], indent=2))
+        return 0
+    for number, request in enumerate(requests, 1):
+        print(f"# step {number}: {request.step}  job {request.job_name}")
+        print(f"#   queue {request.job_queue}, definition {request.job_definition}")
+        print(request.command[2].removeprefix("exec "))
+    return 0
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="databridge-pipeline",
+        description="Keep the City's open-data tables flowing from Databridge and Knack into Carto.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "--configs", metavar="DIR", help=f"table config folder (default: $DATABRIDGE_CONFIGS or {DEFAULT_CONFIGS})"
+        )
+        return sub
+
+    add("validate", "check every table config; one line per problem as path:line: message").set_defaults(
+        run=cmd_validate
+    )
+
+    tables = add("tables", "list every table: source, schedule, timezone, next run, steps")
+    tables.add_argument("--json", action="store_true", help="print JSON")
+    tables.add_argument("--now", metavar="TIME", help="compute next runs from this time (default: now)")
+    tables.set_defaults(run=cmd_tables)
+
+    due = add("due", "the runs a dispatcher sends for the window FROM < fire time <= TO")
+    due.add_argument("--from", dest="from_", required=True, metavar="TIME", help="ISO-8601; naive means UTC")
+    due.add_argument("--to", required=True, metavar="TIME", help="ISO-8601; naive means UTC")
+    due.add_argument("--latest-only", action="store_true", help="one run per table, its latest, as one late tick sends")
+    due.add_argument("--json", action="store_true", help='print [{"table", "scheduled_for"}]')
+    due.set_defaults(run=cmd_due)
+
+    commands_cmd = add("commands", "the AWS Batch SubmitJob requests of one run of TABLE, step by step")
+    commands_cmd.add_argument("table", metavar="TABLE", help="table id, e.g. databridge/lni/permits")
+    commands_cmd.add_argument("--env", choices=["dev", "prod"], default="dev")
+    commands_cmd.add_argument("--command-set", choices=["legacy", "current"], help="CLI generation (default: legacy)")
+    commands_cmd.add_argument("--run-id", default="preview", help="run id to put in tags (default: preview)")
+    commands_cmd.add_argument("--json", action="store_true", help="print the requests as JSON")
+    commands_cmd.set_defaults(run=cmd_commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except UsageError as error:
+        print(f"databridge-pipeline {args.command}: {error}", file=sys.stderr)
+        return 2
+    return code
