@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from databridge_pipeline.catalog import write_manifest
 from databridge_pipeline.config import ConfigError, Table, check_tables, load_tables
 from databridge_pipeline.schedule import Window, due_runs, next_fire_time
 from databridge_pipeline.settings import settings_for
@@ -126,6 +127,12 @@ def cmd_commands(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_manifest(args: argparse.Namespace) -> int:
+    count = write_manifest(_configs_dir(args), Path(args.out))
+    print(f"wrote {count} table(s) to {args.out}")
+    return 0
+
+
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -169,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands_cmd.add_argument("--run-id", default="preview", help="run id to put in tags (default: preview)")
     commands_cmd.add_argument("--json", action="store_true", help="print the requests as JSON")
     commands_cmd.set_defaults(run=cmd_commands)
+
+    manifest = add("manifest", "validate every config and compile them into one JSON manifest (used by sam build)")
+    manifest.add_argument("--out", required=True, metavar="FILE", help="where to write the manifest")
+    manifest.set_defaults(run=cmd_manifest)
     return parser
 
 
