@@ -1,0 +1,182 @@
+"""The run ledger: one DynamoDB table holding runs, each table's run slot, and the dispatcher's cursor.
+
+Items (partition key ``pk``, sort key ``sk``):
+- ``RUN#<table>`` / ``<run_id>``: one run, its JSON in ``run``, ``version`` for conditional writes;
+  finished runs expire (``expires_at``, TTL) after ``RETENTION``.
+- ``SLOT`` / ``<table>``: the table's active run (legacy ``max_active_runs=1``); one partition, so a
+  Query lists every active run.
+- ``CURSOR`` / ``dispatcher``: the last tick dispatched.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from databridge_pipeline.runs import Run
+
+RETENTION = timedelta(days=90)
+_SERIALIZER = TypeSerializer()
+
+
+class SlotBusy(Exception):
+    """The table's slot belongs to another run."""
+
+    def __init__(self, table: str, holder: str | None) -> None:
+        self.holder = holder
+        super().__init__(f"{table} is busy with run {holder}")
+
+
+class StaleRun(Exception):
+    """The run changed since it was read (another invocation moved it on)."""
+
+
+class Ledger:
+    def __init__(self, table: Any) -> None:
+        """``table`` is a boto3 DynamoDB Table resource."""
+        self._table = table
+        self._client = table.meta.client
+
+    def get_run(self, table_id: str, run_id: str) -> Run | None:
+        item = self._table.get_item(Key=_run_key(table_id, run_id), ConsistentRead=True).get("Item")
+        return Run.model_validate_json(item["run"]) if item else None
+
+    def start_run(self, run: Run) -> Run:
+        """Create the run and take its table's slot, atomically; SlotBusy if another run holds it."""
+        saved = run.model_copy(update={"version": 1})
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": _serialize(self._run_item(saved)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": _serialize(
+                                {"pk": "SLOT", "sk": run.table, "run_id": run.run_id, "since": _iso(run.created_at)}
+                            ),
+                            "ConditionExpression": "attribute_not_exists(pk) OR run_id = :run",
+                            "ExpressionAttributeValues": {":run": {"S": run.run_id}},
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons: list[dict[str, Any]] = error.response.get("CancellationReasons") or []  # type: ignore[assignment]
+            if len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
+                holder = reasons[1].get("Item", {}).get("run_id", {}).get("S")
+                raise SlotBusy(run.table, holder) from None
+            raise StaleRun(f"run {run.run_id} of {run.table} already exists") from None
+        return saved
+
+    def save_run(self, run: Run) -> Run:
+        """Write ``run`` if the ledger still has the version it was read at; StaleRun otherwise."""
+        saved = run.model_copy(update={"version": run.version + 1})
+        try:
+            self._table.put_item(
+                Item=self._run_item(saved),
+                ConditionExpression="version = :read",
+                ExpressionAttributeValues={":read": run.version},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StaleRun(f"run {run.run_id} of {run.table} changed since it was read") from None
+            raise
+        return saved
+
+    def free_slot(self, table_id: str, run_id: str) -> None:
+        """Release the slot if this run holds it; a no-op when it was already released."""
+        try:
+            self._table.delete_item(
+                Key={"pk": "SLOT", "sk": table_id},
+                ConditionExpression="run_id = :run",
+                ExpressionAttributeValues={":run": run_id},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def active_runs(self) -> list[Run]:
+        """Every run that holds a slot."""
+        runs = []
+        for slot in self._query("SLOT"):
+            run = self.get_run(slot["sk"], slot["run_id"])
+            if run is not None:
+                runs.append(run)
+        return runs
+
+    def recent_runs(self, table_id: str, limit: int = 10) -> list[Run]:
+        """A table's runs, newest first (run ids sort by time within a trigger)."""
+        items = self._table.query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": f"RUN#{table_id}"},
+            ScanIndexForward=False,
+            Limit=limit,
+        )["Items"]
+        runs = [Run.model_validate_json(item["run"]) for item in items]
+        return sorted(runs, key=lambda r: r.created_at, reverse=True)
+
+    def cursor(self) -> datetime | None:
+        item = self._table.get_item(Key={"pk": "CURSOR", "sk": "dispatcher"}, ConsistentRead=True).get("Item")
+        return datetime.fromisoformat(item["last_tick"]) if item else None
+
+    def advance_cursor(self, tick: datetime) -> bool:
+        """Move the cursor to ``tick`` unless it is already there or later; True when it moved."""
+        try:
+            self._table.put_item(
+                Item={"pk": "CURSOR", "sk": "dispatcher", "last_tick": _iso(tick)},
+                ConditionExpression="attribute_not_exists(pk) OR last_tick < :tick",
+                ExpressionAttributeValues={":tick": _iso(tick)},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _query(self, pk: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": pk}}
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _run_item(run: Run) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **_run_key(run.table, run.run_id),
+            "run": run.model_dump_json(),
+            "status": run.status,
+            "version": run.version,
+            "created_at": _iso(run.created_at),
+        }
+        if run.finished_at is not None:
+            item["expires_at"] = int((run.finished_at + RETENTION).timestamp())
+        return item
+
+
+def _run_key(table_id: str, run_id: str) -> dict[str, str]:
+    return {"pk": f"RUN#{table_id}", "sk": run_id}
+
+
+def _iso(moment: datetime) -> str:
+    """Fixed-width UTC ISO-8601, so string comparison in conditions is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _SERIALIZER.serialize(value) for key, value in item.items()}

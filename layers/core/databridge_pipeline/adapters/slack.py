@@ -1,0 +1,42 @@
+"""Slack: post an alert with slack_sdk; the bot token comes from Secrets Manager (cached by Powertools)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from databridge_pipeline.alerts import Alert
+
+
+class SlackAlerts:
+    def __init__(self, token: Callable[[], str], channel: str, base_url: str | None = None) -> None:
+        """``token`` is called at each post so a rotated secret is picked up when the cache expires."""
+        self._token = token
+        self._channel = channel
+        self._base_url = base_url
+
+    def post(self, alert: Alert) -> None:
+        """Post or raise (SlackApiError, URLError): the caller keeps the alert pending and retries."""
+        self._client().chat_postMessage(channel=self._channel, text=alert.text(), blocks=alert.blocks())
+
+    def _client(self) -> WebClient:
+        kwargs: dict[str, Any] = {"token": self._token(), "timeout": 10}
+        if self._base_url:
+            kwargs["base_url"] = self._base_url
+        client = WebClient(**kwargs)
+        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+        return client
+
+
+def secret_token(secret_name: str) -> Callable[[], str]:
+    """A token getter over Powertools parameters: one Secrets Manager call per 5 minutes per container."""
+    from aws_lambda_powertools.utilities import parameters
+
+    def token() -> str:
+        secret = parameters.get_secret(secret_name, transform="json", max_age=300)
+        return str(secret["token"])
+
+    return token

@@ -1,0 +1,114 @@
+"""Slack alerts as data: what a person needs to act on a failed or stuck run, and nothing secret."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict
+
+from databridge_pipeline.runs import Run
+
+
+class Alert(BaseModel):
+    """One Slack alert. ``key`` identifies it for logs: one alert per run and kind."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["run_failed", "run_stuck"]
+    environment: str
+    table: str
+    run_id: str
+    step: str
+    attempts: int
+    job_id: str | None
+    status_reason: str | None
+    exit_code: int | None
+    log_url: str | None
+    rerun_command: str
+    rerun_message: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.table}:{self.run_id}"
+
+    @property
+    def headline(self) -> str:
+        verb = "failed" if self.kind == "run_failed" else "is stuck"
+        return f":red_circle: [{self.environment}] {self.table} {verb} at step {self.step}"
+
+    def text(self) -> str:
+        """Plain text: Slack's fallback and notification text, and what the local run prints."""
+        lines = [
+            self.headline,
+            f"run {self.run_id}, attempts {self.attempts}, job {self.job_id or '-'}",
+            f"reason: {self.status_reason or 'unknown'}; exit code: {_or_dash(self.exit_code)}",
+        ]
+        if self.log_url:
+            lines.append(f"logs: {self.log_url}")
+        lines.append(f"rerun: {self.rerun_command}")
+        return "\n".join(lines)
+
+    def blocks(self) -> list[dict[str, Any]]:
+        fields = [
+            ("Table", f"`{self.table}`"),
+            ("Step", self.step),
+            ("Run", f"`{self.run_id}`"),
+            ("Attempts", str(self.attempts)),
+            ("Reason", self.status_reason or "unknown"),
+            ("Exit code", _or_dash(self.exit_code)),
+        ]
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{self.headline}*"}},
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields]},
+        ]
+        if self.log_url:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"<{self.log_url}|Job log stream>"}})
+        rerun = f"Rerun:\n```{self.rerun_command}```\nor send to the run queue:\n```{self.rerun_message}```"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": rerun}})
+        return blocks
+
+
+def _or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def log_stream_url(region: str, log_group: str, stream: str) -> str:
+    """The CloudWatch console link to one log stream (the console's own $-escaping of %-encoding)."""
+
+    def escape(value: str) -> str:
+        return quote(quote(value, safe=""), safe="").replace("%", "$")
+
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{escape(log_group)}/log-events/{escape(stream)}"
+    )
+
+
+def run_alert(
+    run: Run, kind: Literal["run_failed", "run_stuck"], environment: str, region: str, log_group: str
+) -> Alert:
+    """The alert for a run that failed (after its retries) or is stuck at its current step."""
+    step = run.step
+    message = json.dumps({"table": run.table, "from_step": step.name})
+    return Alert(
+        kind=kind,
+        environment=environment,
+        table=run.table,
+        run_id=run.run_id,
+        step=step.name,
+        attempts=step.attempts,
+        job_id=step.job_id,
+        status_reason=step.status_reason if kind == "run_failed" else _stuck_reason(step.status, step.since),
+        exit_code=step.exit_code,
+        log_url=log_stream_url(region, log_group, step.log_stream) if step.log_stream else None,
+        rerun_command=f"databridge-pipeline rerun {run.table} --from-step {step.name} --env {environment}",
+        rerun_message=message,
+    )
+
+
+def _stuck_reason(status: str, since: datetime | None) -> str:
+    started = since.strftime("%Y-%m-%d %H:%M UTC") if since else "an unknown time"
+    return f"step {status} since {started}, past the table's timeout"

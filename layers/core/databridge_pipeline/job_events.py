@@ -1,0 +1,53 @@
+"""The job-events reaction: a Batch job of ours SUCCEEDED or FAILED -> next step, retry, or finish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from databridge_pipeline.catalog import Catalog
+from databridge_pipeline.events import BatchJobStateChange, job_outcome
+from databridge_pipeline.observability import count, logger
+from databridge_pipeline.run_actions import RunActions
+from databridge_pipeline.runs import Drop, Wait, on_job_outcome
+
+
+class JobEvents:
+    def __init__(self, catalog: Catalog, actions: RunActions) -> None:
+        self.catalog = catalog
+        self.actions = actions
+        settings = actions.settings
+        self.our_queues = {settings.extract_job_queue, settings.carto_job_queue}
+
+    def handle_raw(self, event: dict[str, Any]) -> str:
+        """Parse then handle; a malformed event is logged (its errors, not its content) and ignored."""
+        try:
+            parsed = BatchJobStateChange.model_validate(event)
+        except ValidationError as error:
+            where = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+            logger.warning(f"ignored a malformed Batch event: {', '.join(where)} missing or invalid")
+            return "malformed"
+        return self.handle(parsed)
+
+    def handle(self, event: BatchJobStateChange) -> str:
+        """Handle one event; returns what happened. Raises to have the event retried (e.g. Slack down)."""
+        outcome = job_outcome(event, self.our_queues)
+        if outcome is None:
+            logger.debug("ignored a job that is not ours or not finished", extra={"job_id": event.detail.job_id})
+            return "ignored"
+        table = self.catalog.get(outcome.table)
+        if table is None:
+            logger.error(f"job {outcome.job_id} names table {outcome.table}, which has no config; ignored")
+            return "ignored"
+        settings = self.actions.settings
+        retries = table.config.retries if table.config.retries is not None else settings.default_retries
+        delay = table.config.retry_delay_minutes
+        delay = settings.default_retry_delay_minutes if delay is None else delay
+        run = self.actions.ledger.get_run(outcome.table, outcome.run_id)
+        decision = on_job_outcome(run, outcome, retries, delay, self.actions.clock())
+        if not isinstance(decision, Drop | Wait) and getattr(decision, "save", True):
+            result = "succeeded" if outcome.status == "SUCCEEDED" else "failed"
+            count("StepsFinished", settings.environment, outcome.table, step=outcome.step, outcome=result)
+        self.actions.apply(decision, table)
+        return decision.kind

@@ -1,0 +1,44 @@
+"""Logger, Metrics and Tracer shared by the Lambdas, and the two things they record about runs.
+
+Metrics are EMF with low-cardinality dimensions only (environment, step, outcome); the table id goes in
+as a property, never a dimension. Run log lines carry ``table``, ``run_id``, ``step`` and ``run_status``,
+which the dashboard's Logs Insights widget reads.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from databridge_pipeline.runs import Run
+
+SERVICE = "databridge-pipeline"
+NAMESPACE = "DatabridgePipeline"
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
+tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+
+
+def count(name: str, environment: str, table: str | None = None, value: int = 1, **dimensions: str) -> None:
+    """Emit one EMF count now, with its own dimensions (each metric has different ones)."""
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=namespace,
+        default_dimensions={"environment": environment, **dimensions},
+    ) as metric:
+        if table is not None:
+            metric.add_metadata(key="table", value=table)
+
+
+def log_run(run_status: str, run: Run, **extra: object) -> None:
+    """One structured line per run transition; never the event or message it came from."""
+    logger.info(
+        f"{run.table} {run.run_id}: {run_status}",
+        extra={"table": run.table, "run_id": run.run_id, "step": run.step.name, "run_status": run_status, **extra},
+    )

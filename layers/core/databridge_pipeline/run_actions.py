@@ -1,0 +1,97 @@
+"""Carry out a run decision: the conditional ledger write first, then the one side effect it allows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal, Protocol
+
+from databridge_pipeline.adapters.batch import BatchJobs
+from databridge_pipeline.adapters.ledger import Ledger
+from databridge_pipeline.adapters.run_queue import RunQueue
+from databridge_pipeline.alerts import Alert, run_alert
+from databridge_pipeline.config import Table
+from databridge_pipeline.observability import count, log_run, logger
+from databridge_pipeline.runs import Decision, Drop, Finish, Run, ScheduleRetry, Start, Submit, Wait
+from databridge_pipeline.settings import PipelineSettings
+from databridge_pipeline.steps import job_request, plan_steps
+
+
+class AlertSink(Protocol):
+    def post(self, alert: Alert) -> None: ...
+
+
+class RetryLater(Exception):
+    """The work is in another invocation's hands right now; the message or event is retried later."""
+
+
+class RunActions:
+    def __init__(
+        self,
+        settings: PipelineSettings,
+        ledger: Ledger,
+        batch: BatchJobs,
+        queue: RunQueue,
+        alerts: AlertSink,
+        clock: Callable[[], datetime],
+        region: str,
+        log_group: str,
+    ) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.batch = batch
+        self.queue = queue
+        self.alerts = alerts
+        self.clock = clock
+        self.region = region
+        self.log_group = log_group
+
+    def apply(self, decision: Decision, table: Table) -> Run | None:
+        """Perform ``decision``; returns the run as saved (None when there was nothing to do)."""
+        if isinstance(decision, Start):
+            return self._submit(self.ledger.start_run(decision.run), table)
+        if isinstance(decision, Submit):
+            return self._submit(self.ledger.save_run(decision.run), table)
+        if isinstance(decision, ScheduleRetry):
+            run = self.ledger.save_run(decision.run) if decision.save else decision.run
+            self.queue.send(decision.request, delay_seconds=decision.delay_seconds)
+            log_run("retry_scheduled", run, attempt=decision.request.attempt, delay_seconds=decision.delay_seconds)
+            return run
+        if isinstance(decision, Finish):
+            return self._finish(decision)
+        if isinstance(decision, Wait):
+            raise RetryLater(decision.reason)
+        assert isinstance(decision, Drop)
+        logger.info(f"nothing to do: {decision.reason}", extra={"table": str(table.id)})
+        return None
+
+    def post_alert(self, run: Run, kind: Literal["run_failed", "run_stuck"]) -> Run:
+        """Post a run's pending alert, then mark it sent. A Slack error propagates with the alert still pending."""
+        self.alerts.post(run_alert(run, kind, self.settings.environment, self.region, self.log_group))
+        count("AlertsSent", self.settings.environment, run.table, outcome=kind)
+        field = "alert" if kind == "run_failed" else "stuck_alert"
+        return self.ledger.save_run(run.model_copy(update={field: "sent", "updated_at": self.clock()}))
+
+    def _submit(self, run: Run, table: Table) -> Run:
+        step = next(step for step in plan_steps(table) if step.name == run.step.name)
+        request = job_request(table, step, self.settings, run.run_id)
+        job_id = self.batch.submit(request)
+        now = self.clock()
+        submitted = run.with_step(
+            run.step.model_copy(update={"status": "submitted", "job_id": job_id, "since": now}), now
+        )
+        saved = self.ledger.save_run(submitted)
+        count("JobsSubmitted", self.settings.environment, run.table, step=run.step.name)
+        log_run("submitted", saved, job_id=job_id, attempt=run.step.attempts)
+        return saved
+
+    def _finish(self, decision: Finish) -> Run:
+        run = self.ledger.save_run(decision.run) if decision.save else decision.run
+        self.ledger.free_slot(run.table, run.run_id)
+        if decision.save:
+            outcome = "run_succeeded" if run.status == "succeeded" else "run_failed"
+            count("RunsFinished", self.settings.environment, run.table, outcome=run.status)
+            log_run(outcome, run)
+        if run.alert == "pending":
+            run = self.post_alert(run, "run_failed")
+        return run

@@ -1,0 +1,280 @@
+"""The run state machine: what happens on a run request, on a job's SUCCEEDED or FAILED, on a stuck run.
+
+Pure functions from (the run as the ledger has it, what just happened) to a decision. The caller saves the
+decision's run with a conditional write on ``version`` and only then acts (submits a job, sends a retry,
+posts an alert), so at-least-once delivery can never start a second job or send a second alert: a
+duplicate finds the state already moved on and is dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from databridge_pipeline.config import Table, TableId
+from databridge_pipeline.run_request import RunRequest, StepName, Trigger
+from databridge_pipeline.steps import plan_steps
+
+StepStatus = Literal["pending", "submitting", "submitted", "retry_pending", "succeeded", "failed"]
+RunStatus = Literal["running", "succeeded", "failed"]
+AlertState = Literal["none", "pending", "sent"]
+
+# A step left "submitting" longer than this (longer than any handler's timeout) was abandoned by a crashed
+# invocation; a later delivery may take it over. Younger, it is another invocation's work in flight.
+SUBMIT_LEASE = timedelta(minutes=5)
+
+
+class StepRecord(BaseModel):
+    """One step of a run as the ledger keeps it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: StepName
+    status: StepStatus = "pending"
+    attempts: int = 0
+    job_id: str | None = None
+    since: datetime | None = None
+    status_reason: str | None = None
+    exit_code: int | None = None
+    log_stream: str | None = None
+
+
+class Run(BaseModel):
+    """One run of one table: its steps, where it is, and whether its alerts went out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table: str
+    run_id: str
+    trigger: Trigger
+    scheduled_for: datetime | None = None
+    status: RunStatus = "running"
+    steps: tuple[StepRecord, ...]
+    current: int = 0
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    alert: AlertState = "none"
+    stuck_alert: AlertState = "none"
+    version: int = 0
+
+    @property
+    def step(self) -> StepRecord:
+        return self.steps[self.current]
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "running"
+
+    def with_step(self, step: StepRecord, now: datetime, **changes: object) -> Run:
+        steps = list(self.steps)
+        steps[self.current] = step
+        return self.model_copy(update={"steps": tuple(steps), "updated_at": now, **changes})
+
+
+class JobOutcome(BaseModel):
+    """What a Batch job-state-change event says about one of our jobs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table: str
+    run_id: str
+    step: StepName
+    job_id: str
+    status: Literal["SUCCEEDED", "FAILED"]
+    status_reason: str | None = None
+    exit_code: int | None = None
+    log_stream: str | None = None
+
+
+# --- decisions ---------------------------------------------------------------------------------------
+
+
+class Start(BaseModel):
+    """A new run: take the table's slot, save the run, submit its first step."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["start"] = "start"
+    run: Run
+
+
+class Submit(BaseModel):
+    """Save ``run`` (its current step now ``submitting``), then submit that step's job."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["submit"] = "submit"
+    run: Run
+
+
+class ScheduleRetry(BaseModel):
+    """Save ``run`` (step ``retry_pending``), then send ``request`` to the run queue after ``delay_seconds``."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["retry"] = "retry"
+    run: Run
+    request: RunRequest
+    delay_seconds: int
+    save: bool = True
+
+
+class Finish(BaseModel):
+    """Save the finished ``run``, free the table's slot and, when ``run.alert`` is pending, post the alert."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["finish"] = "finish"
+    run: Run
+    save: bool = True
+
+
+class Wait(BaseModel):
+    """Another invocation is submitting this step right now; try again later."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["wait"] = "wait"
+    reason: str
+
+
+class Drop(BaseModel):
+    """Nothing to do: a duplicate, a stale event or a finished run. Acknowledge and log the reason."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["drop"] = "drop"
+    reason: str
+
+
+Decision = Start | Submit | ScheduleRetry | Finish | Wait | Drop
+
+
+class RequestRejected(ValueError):
+    """A request that can never succeed (e.g. a step the table does not have)."""
+
+
+def on_request(run: Run | None, request: RunRequest, table: Table, run_id: str, now: datetime) -> Decision:
+    """A run request arrived (scheduled, manual, or a retry we sent ourselves)."""
+    if run is None:
+        if request.trigger == "retry":
+            return Drop(reason=f"retry for run {run_id}, which the ledger does not have")
+        return Start(run=new_run(table, request, run_id, now))
+    if run.finished:
+        return Drop(reason=f"run {run_id} already {run.status}")
+    step = run.step
+    if request.trigger == "retry":
+        if step.name != request.from_step:
+            return Drop(reason=f"retry of {request.from_step}, but the run is at {step.name}")
+        if step.status == "retry_pending" and step.attempts == request.attempt - 1:
+            return Submit(run=_submitting(run, now, attempt=step.attempts + 1))
+        if step.status == "submitting" and step.attempts == request.attempt:
+            return _take_over(run, now)
+        return Drop(reason=f"duplicate retry: {step.name} attempt {request.attempt} is already {step.status}")
+    if run.current == 0 and step.status == "submitting":
+        return _take_over(run, now)
+    return Drop(reason=f"duplicate request: run {run_id} is in progress ({step.name} {step.status})")
+
+
+def on_job_outcome(
+    run: Run | None, outcome: JobOutcome, retries: int, retry_delay_minutes: int, now: datetime
+) -> Decision:
+    """One of our Batch jobs SUCCEEDED or FAILED."""
+    if run is None:
+        return Drop(reason=f"no run {outcome.run_id} in the ledger")
+    if run.finished:
+        return Finish(run=run, save=False) if run.alert == "pending" else Drop(reason=f"run already {run.status}")
+    step = run.step
+    if step.name != outcome.step or step.job_id != outcome.job_id:
+        if _is_previous_step(run, outcome) and step.status == "submitting":
+            return _take_over(run, now)
+        return Drop(reason=f"stale event: the run is at {step.name} job {step.job_id}")
+    if step.status == "retry_pending" and outcome.status == "FAILED":
+        return _retry(run, step, retry_delay_minutes, save=False)
+    if step.status != "submitted":
+        return Drop(reason=f"duplicate event: {step.name} is already {step.status}")
+    finished_step = step.model_copy(
+        update={
+            "status": "succeeded" if outcome.status == "SUCCEEDED" else "failed",
+            "since": now,
+            "status_reason": outcome.status_reason,
+            "exit_code": outcome.exit_code,
+            "log_stream": outcome.log_stream,
+        }
+    )
+    if outcome.status == "SUCCEEDED":
+        if run.current + 1 < len(run.steps):
+            advanced = run.with_step(finished_step, now).model_copy(update={"current": run.current + 1})
+            return Submit(run=_submitting(advanced, now, attempt=1))
+        return Finish(run=run.with_step(finished_step, now, status="succeeded", finished_at=now))
+    if step.attempts <= retries:
+        pending = step.model_copy(update={"status": "retry_pending", "since": now, **_details(outcome)})
+        return _retry(run.with_step(pending, now), pending, retry_delay_minutes, save=True)
+    return Finish(run=run.with_step(finished_step, now, status="failed", finished_at=now, alert="pending"))
+
+
+def stuck_runs(runs: list[Run], timeouts: dict[str, int], now: datetime) -> list[Run]:
+    """Running runs whose current step has been waiting past the table's timeout, not yet alerted.
+
+    A run whose stuck alert is still ``pending`` (Slack failed last time) is returned again.
+    """
+    stuck = []
+    for run in runs:
+        since = run.step.since
+        minutes = timeouts.get(run.table)
+        if run.finished or since is None or minutes is None or run.stuck_alert == "sent":
+            continue
+        if now - since > timedelta(minutes=minutes):
+            stuck.append(run)
+    return stuck
+
+
+def new_run(table: Table, request: RunRequest, run_id: str, now: datetime) -> Run:
+    names = [step.name for step in plan_steps(table)]
+    if request.from_step is not None:
+        if request.from_step not in names:
+            raise RequestRejected(f"{table.id} has no step {request.from_step!r} (its steps: {', '.join(names)})")
+        names = names[names.index(request.from_step) :]
+    steps = tuple(StepRecord(name=name) for name in names)
+    run = Run(
+        table=str(table.id),
+        run_id=run_id,
+        trigger=request.trigger,
+        scheduled_for=request.scheduled_for,
+        steps=steps,
+        created_at=now,
+        updated_at=now,
+    )
+    return _submitting(run, now, attempt=1)
+
+
+def _submitting(run: Run, now: datetime, attempt: int) -> Run:
+    step = run.step.model_copy(update={"status": "submitting", "attempts": attempt, "since": now, "job_id": None})
+    return run.with_step(step, now)
+
+
+def _take_over(run: Run, now: datetime) -> Decision:
+    since = run.step.since
+    if since is not None and now - since < SUBMIT_LEASE:
+        return Wait(reason=f"{run.step.name} of run {run.run_id} is being submitted by another invocation")
+    return Submit(run=_submitting(run, now, attempt=run.step.attempts))
+
+
+def _is_previous_step(run: Run, outcome: JobOutcome) -> bool:
+    if run.current == 0 or outcome.status != "SUCCEEDED":
+        return False
+    previous = run.steps[run.current - 1]
+    return previous.name == outcome.step and previous.job_id == outcome.job_id
+
+
+def _retry(run: Run, step: StepRecord, retry_delay_minutes: int, save: bool) -> ScheduleRetry:
+    request = RunRequest(
+        table=TableId.parse(run.table),
+        run_id=run.run_id,
+        from_step=step.name,
+        trigger="retry",
+        attempt=step.attempts + 1,
+        scheduled_for=run.scheduled_for,
+    )
+    return ScheduleRetry(run=run, request=request, delay_seconds=retry_delay_minutes * 60, save=save)
+
+
+def _details(outcome: JobOutcome) -> dict[str, object]:
+    return {"status_reason": outcome.status_reason, "exit_code": outcome.exit_code, "log_stream": outcome.log_stream}

@@ -1,0 +1,76 @@
+"""The submitter: one run request (an SQS record) -> a run started, a duplicate dropped, or a hold-back."""
+
+from __future__ import annotations
+
+import difflib
+
+from pydantic import ValidationError
+
+from databridge_pipeline.adapters.ledger import SlotBusy
+from databridge_pipeline.catalog import Catalog
+from databridge_pipeline.config import Table
+from databridge_pipeline.observability import count, logger
+from databridge_pipeline.run_actions import RunActions
+from databridge_pipeline.run_request import RunRequest, run_id_for
+from databridge_pipeline.runs import RequestRejected, on_request
+
+# A request for a busy table is sent back to the queue to wait this long (SQS's longest delay is 900 s).
+HOLD_BACK_SECONDS = 300
+
+
+class BadMessage(ValueError):
+    """A message that can never succeed: it fails alone and, after a few receives, lands in the DLQ."""
+
+
+class Submitter:
+    def __init__(self, catalog: Catalog, actions: RunActions) -> None:
+        self.catalog = catalog
+        self.actions = actions
+
+    def handle(self, body: str, message_id: str) -> str:
+        """Handle one message; returns what happened (for logs and tests). Raises BadMessage or to retry."""
+        try:
+            request, table = self._parse(body)
+        except BadMessage as error:
+            logger.warning(f"rejected message {message_id}: {error}", extra={"message_id": message_id})
+            count("MessagesRejected", self.actions.settings.environment)
+            raise
+        run_id = run_id_for(request, message_id)
+        run = self.actions.ledger.get_run(str(table.id), run_id)
+        try:
+            decision = on_request(run, request, table, run_id, self.actions.clock())
+        except RequestRejected as error:
+            logger.warning(f"rejected message {message_id}: {error}", extra={"message_id": message_id})
+            count("MessagesRejected", self.actions.settings.environment)
+            raise BadMessage(str(error)) from None
+        try:
+            self.actions.apply(decision, table)
+        except SlotBusy as busy:
+            held = request.model_copy(update={"run_id": run_id})
+            self.actions.queue.send(held, delay_seconds=HOLD_BACK_SECONDS)
+            logger.info(
+                f"{table.id} is busy with run {busy.holder}; run {run_id} held back {HOLD_BACK_SECONDS} s",
+                extra={"table": str(table.id), "run_id": run_id, "run_status": "held_back"},
+            )
+            return "held_back"
+        return decision.kind
+
+    def _parse(self, body: str) -> tuple[RunRequest, Table]:
+        try:
+            request = RunRequest.model_validate_json(body)
+        except ValidationError as error:
+            raise BadMessage("; ".join(_describe(e) for e in error.errors())) from None
+        table = self.catalog.get(str(request.table))
+        if table is None:
+            guesses = difflib.get_close_matches(str(request.table), self.catalog.ids(), n=1)
+            hint = f" (did you mean {guesses[0]}?)" if guesses else ""
+            raise BadMessage(f"unknown table {str(request.table)!r}{hint}")
+        return request, table
+
+
+def _describe(error: object) -> str:
+    """A validation error without the offending input (it could be anything a person pasted)."""
+    details = error if isinstance(error, dict) else {}
+    where = ".".join(str(part) for part in details.get("loc", ())) or "body"
+    message = str(details.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}"
