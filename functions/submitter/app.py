@@ -11,7 +11,8 @@ from databridge_pipeline.observability import logger, tracer
 from databridge_pipeline.wiring import services_from_environ
 
 submitter = services_from_environ(os.environ).submitter
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed record, even when all of a batch fail, rather than failing the whole invocation.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def handle_record(record: SQSRecord) -> str:

@@ -1,4 +1,4 @@
-"""Logger, Metrics and Tracer shared by the Lambdas, and the two things they record about runs.
+"""Logger and Tracer shared by the Lambdas, and the two things they record about runs.
 
 Metrics are EMF with low-cardinality dimensions only (environment, step, outcome); the table id goes in
 as a property, never a dimension. Run log lines carry ``table``, ``run_id``, ``step`` and ``run_status``,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from databridge_pipeline.runs import Run
@@ -17,9 +17,10 @@ from databridge_pipeline.runs import Run
 SERVICE = "databridge-pipeline"
 NAMESPACE = "DatabridgePipeline"
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+# The service is named here rather than through POWERTOOLS_SERVICE_NAME: that variable would add a
+# `service` dimension to every metric, and metrics keep to environment, step and outcome.
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
 
 
 def count(name: str, environment: str, table: str | None = None, value: int = 1, **dimensions: str) -> None:

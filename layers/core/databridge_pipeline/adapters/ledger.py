@@ -13,13 +13,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from databridge_pipeline.runs import Run
 
 RETENTION = timedelta(days=90)
-_SERIALIZER = TypeSerializer()
 
 
 class SlotBusy(Exception):
@@ -36,7 +34,7 @@ class StaleRun(Exception):
 
 class Ledger:
     def __init__(self, table: Any) -> None:
-        """``table`` is a boto3 DynamoDB Table resource."""
+        """``table`` is a boto3 DynamoDB Table resource; its client takes and returns plain Python values."""
         self._table = table
         self._client = table.meta.client
 
@@ -53,18 +51,21 @@ class Ledger:
                     {
                         "Put": {
                             "TableName": self._table.name,
-                            "Item": _serialize(self._run_item(saved)),
+                            "Item": self._run_item(saved),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
                     {
                         "Put": {
                             "TableName": self._table.name,
-                            "Item": _serialize(
-                                {"pk": "SLOT", "sk": run.table, "run_id": run.run_id, "since": _iso(run.created_at)}
-                            ),
+                            "Item": {
+                                "pk": "SLOT",
+                                "sk": run.table,
+                                "run_id": run.run_id,
+                                "since": _iso(run.created_at),
+                            },
                             "ConditionExpression": "attribute_not_exists(pk) OR run_id = :run",
-                            "ExpressionAttributeValues": {":run": {"S": run.run_id}},
+                            "ExpressionAttributeValues": {":run": run.run_id},
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
@@ -75,7 +76,8 @@ class Ledger:
                 raise
             reasons: list[dict[str, Any]] = error.response.get("CancellationReasons") or []  # type: ignore[assignment]
             if len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
-                holder = reasons[1].get("Item", {}).get("run_id", {}).get("S")
+                holder = reasons[1].get("Item", {}).get("run_id")
+                holder = holder.get("S") if isinstance(holder, dict) else holder
                 raise SlotBusy(run.table, holder) from None
             raise StaleRun(f"run {run.run_id} of {run.table} already exists") from None
         return saved
@@ -176,7 +178,3 @@ def _run_key(table_id: str, run_id: str) -> dict[str, str]:
 def _iso(moment: datetime) -> str:
     """Fixed-width UTC ISO-8601, so string comparison in conditions is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
-def _serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _SERIALIZER.serialize(value) for key, value in item.items()}

@@ -1,0 +1,280 @@
+"""Shared fixtures: a whole pipeline stack on moto (queues, ledger, Batch), a stand-in Slack, the handlers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from databridge_pipeline.local.batch_events import job_state_change
+from databridge_pipeline.local.sim_time import sqs_on_clock
+from databridge_pipeline.local.slack_standin import SlackStandIn
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+EXAMPLE_CONFIGS = ROOT / "table_configs"
+
+
+@dataclass
+class Clock:
+    """A settable clock the services read instead of the wall clock."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 24, 11, 15, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class Stack:
+    """One environment's resources on moto, and ways to drive and inspect them as a test would."""
+
+    env: dict[str, str]
+    sqs: Any
+    batch: Any
+    ledger: Any
+    queue_url: str
+    dlq_url: str
+    slack: SlackStandIn
+    clock: Clock
+    handlers: dict[str, ModuleType] = field(default_factory=dict)
+
+    def handler(self, name: str) -> ModuleType:
+        """Import functions/<name>/app.py fresh (its cold start reads this stack's environment)."""
+        if name not in self.handlers:
+            path = ROOT / "functions" / name / "app.py"
+            spec = importlib.util.spec_from_file_location(f"handler_{name}", path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            services = getattr(module, {"dispatcher": "dispatcher", "submitter": "submitter"}.get(name, "job_events"))
+            services.actions.clock = self.clock
+            self.handlers[name] = module
+        return self.handlers[name]
+
+    # --- the run queue ---
+    def send(self, body: dict[str, Any] | str) -> str:
+        text = body if isinstance(body, str) else json.dumps(body)
+        return str(self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)["MessageId"])
+
+    def receive(self, url: str | None = None, max_messages: int = 10) -> list[dict[str, Any]]:
+        """Receive what is visible now (moto honours visibility timeouts and DelaySeconds in real time)."""
+        response = self.sqs.receive_message(
+            QueueUrl=url or self.queue_url,
+            MaxNumberOfMessages=max_messages,
+            AttributeNames=["All"],
+            VisibilityTimeout=0 if url == self.dlq_url else 30,
+        )
+        return list(response.get("Messages", []))
+
+    def queued(self, url: str | None = None) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
+    @staticmethod
+    def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The Lambda SQS event for received messages, as the event source mapping builds it."""
+        return {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:runs",
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+        }
+
+    def deliver(self, messages: list[dict[str, Any]], context: Any) -> dict[str, Any]:
+        """Give messages to the submitter as Lambda would, deleting the ones it did not report as failed."""
+        assert messages, "Lambda never invokes the submitter with no records"
+        reply: dict[str, Any] = self.handler("submitter").lambda_handler(self.sqs_event(messages), context)
+        failed = {f["itemIdentifier"] for f in reply["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return reply
+
+    # --- Batch ---
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job submitted to our queues, oldest first, with command and tags."""
+        ids = [
+            summary["jobId"]
+            for queue in (self.env["EXTRACT_JOB_QUEUE"], self.env["CARTO_JOB_QUEUE"])
+            for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+            for summary in self.batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"]
+        ]
+        if not ids:
+            return []
+        jobs = self.batch.describe_jobs(jobs=list(dict.fromkeys(ids)))["jobs"]
+        return sorted(jobs, key=lambda j: j["createdAt"])
+
+    def job_event(self, job: dict[str, Any], status: str, **kwargs: Any) -> dict[str, Any]:
+        return job_state_change(job, status, self.clock(), ACCOUNT, REGION, **kwargs)
+
+    def run_item(self, table: str, run_id: str) -> dict[str, Any] | None:
+        item = self.ledger.get_item(Key={"pk": f"RUN#{table}", "sk": run_id}).get("Item")
+        return json.loads(item["run"]) if item else None
+
+    def slot(self, table: str) -> str | None:
+        item = self.ledger.get_item(Key={"pk": "SLOT", "sk": table}).get("Item")
+        return item["run_id"] if item else None
+
+
+class LambdaContextStub:
+    function_name = "databridge-pipeline-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:databridge-pipeline-test"
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@pytest.fixture
+def context() -> LambdaContextStub:
+    return LambdaContextStub()
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as standin:
+        yield standin
+
+
+def create_stack_resources(environment: str = "dev") -> dict[str, str]:
+    """Queues, ledger table, Batch queues and job definitions, Slack secret; returns the Lambda environment."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    dlq_url = sqs.create_queue(QueueName="runs-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName="runs",
+        Attributes={
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+        },
+    )["QueueUrl"]
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName="ledger",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    batch = boto3.client("batch", region_name=REGION)
+    compute = batch.create_compute_environment(
+        computeEnvironmentName="pipeline-ce", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )
+    prefix = f"databridge-pipeline-{environment}"
+    for queue in ("extract", "carto"):
+        batch.create_job_queue(
+            jobQueueName=f"{prefix}-{queue}",
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute["computeEnvironmentArn"]}],
+        )
+    for definition in ("databridge-extract", "knack-extract", "carto-load"):
+        batch.register_job_definition(
+            jobDefinitionName=f"{prefix}-{definition}",
+            type="container",
+            containerProperties={"image": "busybox", "vcpus": 1, "memory": 512, "command": ["true"]},
+        )
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="databridge-pipeline/slack", SecretString=json.dumps({"token": "xoxb-test-token"})
+    )
+    return {
+        "ENVIRONMENT": environment,
+        "LEDGER_TABLE": "ledger",
+        "RUN_QUEUE_URL": queue_url,
+        "DLQ_URL": dlq_url,
+        "S3_BUCKET": "citygeo-airflow-databridge2",
+        "COMMAND_SET": "legacy",
+        "EXTRACT_JOB_QUEUE": f"{prefix}-extract",
+        "CARTO_JOB_QUEUE": f"{prefix}-carto",
+        "DATABRIDGE_EXTRACT_JOB_DEFINITION": f"{prefix}-databridge-extract",
+        "KNACK_EXTRACT_JOB_DEFINITION": f"{prefix}-knack-extract",
+        "CARTO_LOAD_JOB_DEFINITION": f"{prefix}-carto-load",
+        "DEFAULT_RETRIES": "2" if environment == "prod" else "0",
+        "DEFAULT_RETRY_DELAY_MINUTES": "5",
+        "SLACK_SECRET_NAME": "databridge-pipeline/slack",
+        "SLACK_CHANNEL": "#databridge-alerts",
+        "BATCH_LOG_GROUP": f"/aws/batch/{prefix}",
+        "TABLE_CONFIGS": str(EXAMPLE_CONFIGS),
+        "POWERTOOLS_METRICS_NAMESPACE": "DatabridgePipeline",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def stack_env() -> str:
+    """The environment the stack is built for; a test module overrides this fixture for prod."""
+    return "dev"
+
+
+@pytest.fixture
+def stack(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch, slack: SlackStandIn, stack_env: str
+) -> Iterator[Stack]:
+    clock = Clock()
+    with mock_aws(config={"batch": {"use_docker": False}}), sqs_on_clock(clock):
+        env = create_stack_resources(stack_env)
+        env["SLACK_API_URL"] = slack.url
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield Stack(
+            env=env,
+            sqs=boto3.client("sqs", region_name=REGION),
+            batch=boto3.client("batch", region_name=REGION),
+            ledger=boto3.resource("dynamodb", region_name=REGION).Table("ledger"),
+            queue_url=env["RUN_QUEUE_URL"],
+            dlq_url=env["DLQ_URL"],
+            slack=slack,
+            clock=clock,
+        )

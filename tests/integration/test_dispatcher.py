@@ -1,0 +1,143 @@
+"""The dispatcher handler on moto: ticks -> run requests, catch-up, and stuck-run alerts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EVENTS = Path(__file__).parents[2] / "events"
+
+
+def tick_event(time: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / "schedule_tick.json").read_text())
+    event["time"] = time
+    return event
+
+
+def tick(stack: Any, context: Any, time: str) -> dict[str, Any]:
+    result: dict[str, Any] = stack.handler("dispatcher").lambda_handler(tick_event(time), context)
+    return result
+
+
+def bodies(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted((json.loads(m["Body"]) for m in messages), key=lambda b: (b["scheduled_for"], b["table"]))
+
+
+def test_a_tick_sends_one_request_per_due_table_using_the_events_time(stack, context):
+    stack.clock.now = datetime(2031, 1, 1, tzinfo=UTC)  # the wall clock must not matter
+    tick(stack, context, "2026-11-24T11:14:00Z")
+
+    result = tick(stack, context, "2026-11-24T11:15:00Z")
+
+    assert result["dispatched"] == 1
+    assert bodies(stack.receive()) == [
+        {
+            "table": "databridge/lni/inspections",
+            "trigger": "schedule",
+            "scheduled_for": "2026-11-24T11:15:00Z",
+            "run_id": "scheduled-20261124T1115Z",
+            "attempt": 1,
+        }
+    ]
+
+
+def test_a_repeated_tick_sends_nothing_new(stack, context):
+    tick(stack, context, "2026-11-24T11:15:00Z")
+
+    again = tick(stack, context, "2026-11-24T11:15:00Z")
+
+    assert again["dispatched"] == 0
+    assert len(stack.receive()) == 1
+
+
+def test_missed_ticks_are_caught_up_with_the_latest_run_per_table(stack, context, tmp_path, monkeypatch):
+    folder = tmp_path / "databridge" / "transit"
+    folder.mkdir(parents=True)
+    (folder / "bus_positions.yml").write_text("schedule_interval: '*/15 * * * *'\n")
+    (folder / "rail_stops.yml").write_text("schedule_interval: 0 10 * * *\n")
+    monkeypatch.setenv("TABLE_CONFIGS", str(tmp_path))
+    tick(stack, context, "2026-11-24T09:00:00Z")
+    assert len(stack.receive()) == 1  # the 09:00 run of bus_positions, received and left in flight
+
+    result = tick(stack, context, "2026-11-24T11:07:00Z")  # two hours of ticks were missed
+
+    assert result["window"] == {"after": "2026-11-24T09:00:00Z", "until": "2026-11-24T11:07:00Z"}
+    assert bodies(stack.receive()) == [
+        {
+            "table": "databridge/transit/rail_stops",
+            "trigger": "schedule",
+            "scheduled_for": "2026-11-24T10:00:00Z",
+            "run_id": "scheduled-20261124T1000Z",
+            "attempt": 1,
+        },
+        {
+            "table": "databridge/transit/bus_positions",
+            "trigger": "schedule",
+            "scheduled_for": "2026-11-24T11:00:00Z",
+            "run_id": "scheduled-20261124T1100Z",
+            "attempt": 1,
+        },
+    ]
+
+
+def test_twenty_five_due_tables_take_three_send_message_batch_calls(stack, context, tmp_path, monkeypatch):
+    folder = tmp_path / "databridge" / "parks"
+    folder.mkdir(parents=True)
+    for number in range(25):
+        (folder / f"site_{number:02}.yml").write_text("schedule_interval: 0 5 * * *\n")
+    monkeypatch.setenv("TABLE_CONFIGS", str(tmp_path))
+    tick(stack, context, "2026-11-24T04:59:00Z")
+
+    result = tick(stack, context, "2026-11-24T05:00:00Z")
+
+    assert (result["dispatched"], result["send_calls"]) == (25, 3)
+    tables = set()
+    while messages := stack.receive():
+        tables |= {json.loads(m["Body"])["table"] for m in messages}
+        for message in messages:
+            stack.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    assert len(tables) == 25
+
+
+def start_inspections(stack: Any, context: Any) -> None:
+    tick(stack, context, "2026-11-24T11:15:00Z")
+    stack.deliver(stack.receive(), context)
+
+
+def test_a_run_past_its_timeout_is_alerted_once(stack, context):
+    start_inspections(stack, context)  # timeout_minutes defaults to 240
+    stack.clock.now = datetime(2026, 11, 24, 15, 16, tzinfo=UTC)
+    tick(stack, context, "2026-11-24T15:14:00Z")
+    assert stack.slack.posts == [], "not yet past four hours"
+
+    first = tick(stack, context, "2026-11-24T15:16:00Z")
+    second = tick(stack, context, "2026-11-24T15:17:00Z")
+
+    assert (first["stuck_alerted"], second["stuck_alerted"]) == (1, 0)
+    [post] = stack.slack.posts
+    assert "databridge/lni/inspections is stuck at step extract" in post["text"]
+    assert "scheduled-20261124T1115Z" in post["text"]
+
+
+def test_a_stuck_alert_that_slack_refused_is_sent_on_the_next_tick(stack, context):
+    start_inspections(stack, context)
+    stack.slack.fail_next(10)
+
+    assert tick(stack, context, "2026-11-24T15:16:00Z")["stuck_alerted"] == 0
+
+    stack.slack.fail_next(0)
+    assert tick(stack, context, "2026-11-24T15:17:00Z")["stuck_alerted"] == 1
+    assert tick(stack, context, "2026-11-24T15:18:00Z")["stuck_alerted"] == 0
+    assert len(stack.slack.posts) == 1
+
+
+@pytest.mark.parametrize("missing", ["LEDGER_TABLE", "EXTRACT_JOB_QUEUE"])
+def test_a_missing_variable_fails_the_cold_start_naming_it(stack, monkeypatch, missing):
+    monkeypatch.delenv(missing)
+
+    with pytest.raises(Exception, match=missing):
+        stack.handler("dispatcher")
