@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,10 +17,9 @@ from moto import mock_aws
 from databridge_pipeline.local.batch_events import job_state_change
 from databridge_pipeline.local.sim_time import sqs_on_clock
 from databridge_pipeline.local.slack_standin import SlackStandIn
+from databridge_pipeline.local.stack import ACCOUNT, REGION, create_resources, load_handler, sqs_event
 
 ROOT = Path(__file__).resolve().parents[1]
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 EXAMPLE_CONFIGS = ROOT / "table_configs"
 
 
@@ -57,14 +54,8 @@ class Stack:
     def handler(self, name: str) -> ModuleType:
         """Import functions/<name>/app.py fresh (its cold start reads this stack's environment)."""
         if name not in self.handlers:
-            path = ROOT / "functions" / name / "app.py"
-            spec = importlib.util.spec_from_file_location(f"handler_{name}", path)
-            assert spec and spec.loader
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
-            services = getattr(module, {"dispatcher": "dispatcher", "submitter": "submitter"}.get(name, "job_events"))
-            services.actions.clock = self.clock
+            module = load_handler(name)
+            getattr(module, name).actions.clock = self.clock
             self.handlers[name] = module
         return self.handlers[name]
 
@@ -94,30 +85,10 @@ class Stack:
         )["Attributes"]
         return sum(int(v) for v in attributes.values())
 
-    @staticmethod
-    def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-        """The Lambda SQS event for received messages, as the event source mapping builds it."""
-        return {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": {},
-                    "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:runs",
-                    "awsRegion": REGION,
-                }
-                for m in messages
-            ]
-        }
-
     def deliver(self, messages: list[dict[str, Any]], context: Any) -> dict[str, Any]:
         """Give messages to the submitter as Lambda would, deleting the ones it did not report as failed."""
         assert messages, "Lambda never invokes the submitter with no records"
-        reply: dict[str, Any] = self.handler("submitter").lambda_handler(self.sqs_event(messages), context)
+        reply: dict[str, Any] = self.handler("submitter").lambda_handler(sqs_event(messages), context)
         failed = {f["itemIdentifier"] for f in reply["batchItemFailures"]}
         for message in messages:
             if message["MessageId"] not in failed:
@@ -172,74 +143,6 @@ def slack() -> Iterator[SlackStandIn]:
         yield standin
 
 
-def create_stack_resources(environment: str = "dev") -> dict[str, str]:
-    """Queues, ledger table, Batch queues and job definitions, Slack secret; returns the Lambda environment."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    dlq_url = sqs.create_queue(QueueName="runs-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName="runs",
-        Attributes={
-            "VisibilityTimeout": "30",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-        },
-    )["QueueUrl"]
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="ledger",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    batch = boto3.client("batch", region_name=REGION)
-    compute = batch.create_compute_environment(
-        computeEnvironmentName="pipeline-ce", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )
-    prefix = f"databridge-pipeline-{environment}"
-    for queue in ("extract", "carto"):
-        batch.create_job_queue(
-            jobQueueName=f"{prefix}-{queue}",
-            state="ENABLED",
-            priority=1,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute["computeEnvironmentArn"]}],
-        )
-    for definition in ("databridge-extract", "knack-extract", "carto-load"):
-        batch.register_job_definition(
-            jobDefinitionName=f"{prefix}-{definition}",
-            type="container",
-            containerProperties={"image": "busybox", "vcpus": 1, "memory": 512, "command": ["true"]},
-        )
-    boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="databridge-pipeline/slack", SecretString=json.dumps({"token": "xoxb-test-token"})
-    )
-    return {
-        "ENVIRONMENT": environment,
-        "LEDGER_TABLE": "ledger",
-        "RUN_QUEUE_URL": queue_url,
-        "DLQ_URL": dlq_url,
-        "S3_BUCKET": "citygeo-airflow-databridge2",
-        "COMMAND_SET": "legacy",
-        "EXTRACT_JOB_QUEUE": f"{prefix}-extract",
-        "CARTO_JOB_QUEUE": f"{prefix}-carto",
-        "DATABRIDGE_EXTRACT_JOB_DEFINITION": f"{prefix}-databridge-extract",
-        "KNACK_EXTRACT_JOB_DEFINITION": f"{prefix}-knack-extract",
-        "CARTO_LOAD_JOB_DEFINITION": f"{prefix}-carto-load",
-        "DEFAULT_RETRIES": "2" if environment == "prod" else "0",
-        "DEFAULT_RETRY_DELAY_MINUTES": "5",
-        "SLACK_SECRET_NAME": "databridge-pipeline/slack",
-        "SLACK_CHANNEL": "#databridge-alerts",
-        "BATCH_LOG_GROUP": f"/aws/batch/{prefix}",
-        "TABLE_CONFIGS": str(EXAMPLE_CONFIGS),
-        "POWERTOOLS_METRICS_NAMESPACE": "DatabridgePipeline",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-
-
 @pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
@@ -264,15 +167,15 @@ def stack(
 ) -> Iterator[Stack]:
     clock = Clock()
     with mock_aws(config={"batch": {"use_docker": False}}), sqs_on_clock(clock):
-        env = create_stack_resources(stack_env)
-        env["SLACK_API_URL"] = slack.url
+        env = create_resources(stack_env)
+        env |= {"SLACK_API_URL": slack.url, "TABLE_CONFIGS": str(EXAMPLE_CONFIGS)}
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         yield Stack(
             env=env,
             sqs=boto3.client("sqs", region_name=REGION),
             batch=boto3.client("batch", region_name=REGION),
-            ledger=boto3.resource("dynamodb", region_name=REGION).Table("ledger"),
+            ledger=boto3.resource("dynamodb", region_name=REGION).Table(env["LEDGER_TABLE"]),
             queue_url=env["RUN_QUEUE_URL"],
             dlq_url=env["DLQ_URL"],
             slack=slack,

@@ -149,7 +149,7 @@ def test_a_busy_table_holds_the_request_back_until_the_slot_is_free(stack, conte
 
 
 def _throttle_once(submitter: Any) -> list[int]:
-    client = submitter.actions.batch._client
+    client = submitter.actions.batch.client
     real = client.submit_job
     calls: list[int] = []
 

@@ -1,0 +1,268 @@
+"""The local run: the real three handlers on moto, fast-forwarded tick by tick over simulated time.
+
+Each simulated minute: the schedule tick goes to the dispatcher; the run queue is polled in batches of ten
+for the submitter, as the SQS event source would (visibility timeouts, partial failures, redrive to the
+DLQ); Batch jobs that have run their simulated duration finish, and their state-change events go through
+the template's EventBridge rule to the job-events handler, which Lambda retries twice when it raises.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from databridge_pipeline.local.batch_events import job_state_change
+from databridge_pipeline.local.scenario import Scenario
+from databridge_pipeline.local.slack_standin import SlackStandIn
+from databridge_pipeline.local.stack import ACCOUNT, REGION, sqs_event
+
+# Lambda retries a failed asynchronous invocation twice, about one and two minutes later.
+ASYNC_RETRY_MINUTES = (1, 2)
+
+
+@dataclass
+class SimClock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Job:
+    job: dict[str, Any]
+    table: str
+    step: str
+    finishes_at: datetime
+    stuck: bool = False
+    done: bool = False
+
+
+@dataclass
+class PendingEvent:
+    event: dict[str, Any]
+    due: datetime
+    retries_left: int
+
+
+@dataclass
+class PipelineError:
+    at: datetime
+    handler: str
+    error: str
+    expected: bool
+
+
+@dataclass
+class Counters:
+    ticks: int = 0
+    ticks_dropped: int = 0
+    messages_delivered: int = 0
+    events_delivered: int = 0
+    events_lost: int = 0
+
+
+class LambdaContext:
+    function_name = "databridge-pipeline-local"
+    memory_limit_in_mb = 512
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:databridge-pipeline-local"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+@dataclass
+class Simulation:
+    env: dict[str, str]
+    clock: SimClock
+    scenario: Scenario
+    slack: SlackStandIn
+    handlers: dict[str, ModuleType]
+    start: datetime
+    minutes: int
+    on_progress: Callable[[int, Simulation], None] | None = None
+    jobs: dict[str, Job] = field(default_factory=dict)
+    pending_events: list[PendingEvent] = field(default_factory=list)
+    errors: list[PipelineError] = field(default_factory=list)
+    counters: Counters = field(default_factory=Counters)
+    _failures_left: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.events = boto3.client("events", region_name=REGION)
+        self.context = LambdaContext()
+        self._failures_left = {(f.table, f.step): f.times for f in self.scenario.failures}
+        for name in ("dispatcher", "submitter", "job_events"):
+            services = getattr(self.handlers[name], name)
+            services.actions.clock = self.clock
+            self._watch_submissions(services.actions.batch)
+
+    # --- the loop ---
+
+    def run(self) -> None:
+        for index in range(self.scenario.poison_messages):
+            self.sqs.send_message(QueueUrl=self.env["RUN_QUEUE_URL"], MessageBody=f"poison message {index}: not JSON")
+        for minute in range(self.minutes + 1):
+            self.clock.now = self.start + timedelta(minutes=minute)
+            self._faults(minute)
+            self._manual_runs(minute)
+            self._tick(minute)
+            self._pump_run_queue(minute)
+            self._finish_jobs()
+            self._deliver_events(minute)
+            if self.on_progress:
+                self.on_progress(minute, self)
+
+    def _faults(self, minute: int) -> None:
+        self.slack.fail_next(10**9 if any(w.covers(minute) for w in self.scenario.slack_down) else 0)
+
+    def _fault_active(self, minute: int) -> bool:
+        windows = [*self.scenario.slack_down, *self.scenario.submit_job_down]
+        return any(w.covers(minute) for w in windows)
+
+    def _manual_runs(self, minute: int) -> None:
+        for manual in self.scenario.manual_runs:
+            if manual.at_minute == minute:
+                body = {"table": manual.table, **({"from_step": manual.from_step} if manual.from_step else {})}
+                self.sqs.send_message(QueueUrl=self.env["RUN_QUEUE_URL"], MessageBody=json.dumps(body))
+
+    def _tick(self, minute: int) -> None:
+        if any(w.covers(minute) for w in self.scenario.drop_ticks):
+            self.counters.ticks_dropped += 1
+            return
+        event = {
+            "version": "0",
+            "id": f"tick-{minute}",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "time": self.clock.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/databridge-pipeline-tick"],
+            "detail": {},
+        }
+        for _ in range(self.scenario.deliveries):
+            self.counters.ticks += 1
+            self._invoke("dispatcher", event, minute)
+
+    def _pump_run_queue(self, minute: int) -> None:
+        """Poll the run queue until nothing is visible, ten messages a batch, as the event source mapping does."""
+        url = self.env["RUN_QUEUE_URL"]
+        self._submit_job_down = any(w.covers(minute) for w in self.scenario.submit_job_down)
+        for _ in range(1000):
+            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+                "Messages", []
+            )
+            if not messages:
+                return
+            event = sqs_event(messages)
+            failed: set[str] = set()
+            for _ in range(self.scenario.deliveries):
+                reply = self._invoke("submitter", event, minute)
+                failed = {f["itemIdentifier"] for f in (reply or {}).get("batchItemFailures", [])}
+            self.counters.messages_delivered += len(messages)
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _finish_jobs(self) -> None:
+        for job in self.jobs.values():
+            if job.done or job.stuck or job.finishes_at > self.clock.now:
+                continue
+            job.done = True
+            key = (job.table, job.step)
+            failure = next((f for f in self.scenario.failures if (f.table, f.step) == key), None)
+            if failure and self._failures_left.get(key, 0) > 0:
+                self._failures_left[key] -= 1
+                event = job_state_change(
+                    job.job, "FAILED", self.clock.now, ACCOUNT, REGION, failure.reason, failure.exit_code
+                )
+            else:
+                event = job_state_change(job.job, "SUCCEEDED", self.clock.now, ACCOUNT, REGION)
+            self._put_event(event)
+
+    def _put_event(self, event: dict[str, Any]) -> None:
+        """Publish on the default bus; the template's rule decides whether job-events sees it."""
+        self.events.put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                    "Time": self.clock.now,
+                }
+            ]
+        )
+
+    def _deliver_events(self, minute: int) -> None:
+        url = self.env["EVENTS_QUEUE_URL"]
+        while messages := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                event = json.loads(message["Body"])
+                event.setdefault("account", ACCOUNT)  # AWS sends it; moto's rule targets leave it out
+                for _ in range(self.scenario.deliveries):
+                    self.pending_events.append(PendingEvent(event, self.clock.now, len(ASYNC_RETRY_MINUTES)))
+        due = [p for p in self.pending_events if p.due <= self.clock.now]
+        self.pending_events = [p for p in self.pending_events if p.due > self.clock.now]
+        for pending in due:
+            self.counters.events_delivered += 1
+            if self._invoke("job_events", pending.event, minute) is _FAILED:
+                if pending.retries_left:
+                    wait = ASYNC_RETRY_MINUTES[len(ASYNC_RETRY_MINUTES) - pending.retries_left]
+                    self.pending_events.append(
+                        PendingEvent(pending.event, self.clock.now + timedelta(minutes=wait), pending.retries_left - 1)
+                    )
+                else:
+                    self.counters.events_lost += 1  # kept by the failure destination in AWS
+
+    def _invoke(self, name: str, event: dict[str, Any], minute: int) -> Any:
+        try:
+            return self.handlers[name].lambda_handler(event, self.context)
+        except Exception as error:  # a Lambda invocation error: recorded, retried as Lambda would
+            self.errors.append(
+                PipelineError(self.clock.now, name, f"{type(error).__name__}: {error}", self._fault_active(minute))
+            )
+            return _FAILED
+
+    def _watch_submissions(self, batch: Any) -> None:
+        """Record each job the pipeline submits, and refuse SubmitJob while the scenario says it is down."""
+        client = batch.client
+        if getattr(client, "_databridge_watched", False):
+            return
+        submit = client.submit_job
+
+        def submit_job(**kwargs: Any) -> Any:
+            if getattr(self, "_submit_job_down", False):
+                raise ClientError(
+                    {"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "SubmitJob"
+                )
+            response = submit(**kwargs)
+            [job] = client.describe_jobs(jobs=[response["jobId"]])["jobs"]
+            tags = kwargs.get("tags", {})
+            step = tags.get("step", "extract")
+            stuck = any((s.table, s.step) == (tags.get("table"), step) for s in self.scenario.stuck)
+            self.jobs[response["jobId"]] = Job(
+                job=job,
+                table=tags.get("table", ""),
+                step=step,
+                finishes_at=self.clock.now + timedelta(minutes=self.scenario.job_duration(step)),
+                stuck=stuck,
+            )
+            return response
+
+        client.submit_job = submit_job
+        client._databridge_watched = True
+
+
+_FAILED = object()
