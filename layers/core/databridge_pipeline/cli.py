@@ -25,6 +25,10 @@ class UsageError(Exception):
     """A mistake in what the operator typed; printed without a traceback."""
 
 
+class CommandFailed(Exception):
+    """The command could not do its work (e.g. no such stack); printed without a traceback, exit 1."""
+
+
 def iso_utc(moment: datetime) -> str:
     """ISO-8601 in UTC with a ``Z``: the one time format the CLI prints."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -54,7 +58,7 @@ def find_table(tables: Sequence[Table], table_id: str) -> Table:
     by_id = {str(t.id): t for t in tables}
     if table_id in by_id:
         return by_id[table_id]
-    guesses = difflib.get_close_matches(table_id, by_id, n=3, cutoff=0.5)
+    guesses = difflib.get_close_matches(table_id, by_id, n=3, cutoff=0.8)
     hint = f" (did you mean {', '.join(guesses)}?)" if guesses else " (`databridge-pipeline tables` lists them)"
     raise UsageError(f"unknown table {table_id!r}{hint}")
 
@@ -133,6 +137,80 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack_output(args: argparse.Namespace, key: str) -> str:
+    from databridge_pipeline import operators
+
+    stack = args.stack_name or operators.default_stack_name(args.env)
+    try:
+        return operators.stack_output(stack, key, args.region, args.endpoint_url)
+    except operators.StackNotFound as error:
+        raise CommandFailed(str(error)) from None
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from databridge_pipeline import operators
+
+    table = find_table(_tables(args), args.table)
+    if args.from_step and args.from_step not in [step.name for step in plan_steps(table)]:
+        steps = ", ".join(step.name for step in plan_steps(table))
+        raise UsageError(f"{table.id} has no step {args.from_step!r} (its steps: {steps})")
+    queue_url = args.queue_url or _stack_output(args, operators.QUEUE_OUTPUT)
+    request, message_id = operators.send_rerun(str(table.id), args.from_step, queue_url, args.region, args.endpoint_url)
+    print(f"sent rerun of {request.table}{f' from {args.from_step}' if args.from_step else ''}: message {message_id}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from databridge_pipeline import operators
+
+    tables = _tables(args)
+    ids = [str(find_table(tables, args.table).id)] if args.table else [str(t.id) for t in tables]
+    ledger_table = args.ledger_table or _stack_output(args, operators.LEDGER_OUTPUT)
+    runs = operators.latest_runs(ids, ledger_table, args.limit if args.table else 1, args.region, args.endpoint_url)
+    if args.json:
+        print(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
+        return 0
+    _print_table(
+        ["TABLE", "RUN", "STATUS", "STEP", "STEP STATUS", "ATTEMPTS", "UPDATED (UTC)"],
+        [
+            [r.table, r.run_id, r.status, r.step.name, r.step.status, str(r.step.attempts), iso_utc(r.updated_at)]
+            for r in runs
+        ],
+    )
+    if not runs:
+        print("no runs in the ledger yet", file=sys.stderr)
+    return 0
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from databridge_pipeline.local.command import default_start, print_result, run_local, write_report
+    from databridge_pipeline.local.scenario import Scenario, ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(Path(args.scenario)) if args.scenario else Scenario()
+    except ScenarioError as error:
+        raise UsageError(str(error)) from None
+    start = parse_time(args.start) if args.start else default_start()
+    print(
+        f"Simulating {args.hours:g} h from {iso_utc(start)} over {_configs_dir(args)} ({args.env})",
+        file=sys.stderr,
+    )
+    result = run_local(
+        configs=_configs_dir(args),
+        start=start,
+        hours=args.hours,
+        scenario=scenario,
+        environment=args.env,
+        template=Path(args.template) if args.template else None,
+        progress=sys.stderr,
+    )
+    print_result(result)
+    if args.report:
+        write_report(result, Path(args.report))
+        print(f"report written to {args.report}")
+    return 1 if result.unexpected_errors else 0
+
+
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -177,6 +255,36 @@ def build_parser() -> argparse.ArgumentParser:
     commands_cmd.add_argument("--json", action="store_true", help="print the requests as JSON")
     commands_cmd.set_defaults(run=cmd_commands)
 
+    local = add("local", "run the whole pipeline on moto over simulated time and print a run summary")
+    local.add_argument("--start", metavar="TIME", help="simulated start, ISO-8601 (default: the next minute)")
+    local.add_argument("--hours", type=float, default=24.0, help="how long to simulate (default: 24)")
+    local.add_argument("--scenario", metavar="FILE", help="YAML or JSON scenario: failures, outages, duplicates")
+    local.add_argument("--report", metavar="FILE", help="write the runs and totals as JSON")
+    local.add_argument("--env", choices=["dev", "prod"], default="dev", help="environment defaults (retries)")
+    local.add_argument("--template", metavar="FILE", help="SAM template to build the stack from (default: repo's)")
+    local.set_defaults(run=cmd_local)
+
+    def add_aws(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--env", choices=["dev", "prod"], required=True, help="which deployed stack")
+        sub.add_argument("--stack-name", help="CloudFormation stack (default: databridge-pipeline-ENV)")
+        sub.add_argument("--region", help="AWS region (default: your AWS configuration's)")
+        sub.add_argument("--endpoint-url", metavar="URL", help="send every AWS call here (e.g. a local moto server)")
+
+    rerun = add("rerun", "send a run request for TABLE to the stack's run queue")
+    rerun.add_argument("table", metavar="TABLE", help="table id, e.g. databridge/lni/permits")
+    rerun.add_argument("--from-step", choices=["extract", "load"], help="start at this step (default: the first)")
+    rerun.add_argument("--queue-url", metavar="URL", help="the run queue (default: the stack's RunQueueUrl output)")
+    add_aws(rerun)
+    rerun.set_defaults(run=cmd_rerun)
+
+    status = add("status", "the latest run of every table, or the latest runs of TABLE, from the run ledger")
+    status.add_argument("table", metavar="TABLE", nargs="?", help="one table's recent runs")
+    status.add_argument("--limit", type=int, default=10, help="runs to show for one table (default: 10)")
+    status.add_argument("--ledger-table", help="the ledger (default: the stack's LedgerTableName output)")
+    status.add_argument("--json", action="store_true", help="print the runs as JSON")
+    add_aws(status)
+    status.set_defaults(run=cmd_status)
+
     manifest = add("manifest", "validate every config and compile them into one JSON manifest (used by sam build)")
     manifest.add_argument("--out", required=True, metavar="FILE", help="where to write the manifest")
     manifest.set_defaults(run=cmd_manifest)
@@ -194,4 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"databridge-pipeline {args.command}: {error}", file=sys.stderr)
         return 2
+    except CommandFailed as error:
+        print(f"databridge-pipeline {args.command}: {error}", file=sys.stderr)
+        return 1
     return code

@@ -119,15 +119,11 @@ class Ledger:
         return runs
 
     def recent_runs(self, table_id: str, limit: int = 10) -> list[Run]:
-        """A table's runs, newest first (run ids sort by time within a trigger)."""
-        items = self._table.query(
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": f"RUN#{table_id}"},
-            ScanIndexForward=False,
-            Limit=limit,
-        )["Items"]
+        """A table's runs, newest first. Run ids do not sort by time across triggers, so all are read
+        (finished runs expire after RETENTION, which keeps this small) and sorted by creation."""
+        items = self._query(f"RUN#{table_id}")
         runs = [Run.model_validate_json(item["run"]) for item in items]
-        return sorted(runs, key=lambda r: r.created_at, reverse=True)
+        return sorted(runs, key=lambda r: r.created_at, reverse=True)[:limit]
 
     def cursor(self) -> datetime | None:
         item = self._table.get_item(Key={"pk": "CURSOR", "sk": "dispatcher"}, ConsistentRead=True).get("Item")

@@ -1,0 +1,115 @@
+"""`databridge-pipeline rerun` and `status` against moto: in-process, and as a server on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from databridge_pipeline.cli import main
+
+INSPECTIONS = "databridge/lni/inspections"
+
+
+@pytest.fixture(autouse=True)
+def _example_configs(monkeypatch) -> None:
+    monkeypatch.setenv("DATABRIDGE_CONFIGS", str(Path(__file__).resolve().parents[2] / "table_configs"))
+
+
+def outputs_stack(stack, name: str = "databridge-pipeline-dev") -> None:
+    """A CloudFormation stack whose outputs name the run queue and ledger, as the SAM stack's do."""
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {
+            "RunQueueUrl": {"Value": stack.queue_url},
+            "LedgerTableName": {"Value": stack.env["LEDGER_TABLE"]},
+        },
+    }
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName=name, TemplateBody=json.dumps(template)
+    )
+
+
+def test_rerun_sends_a_manual_request_to_the_stacks_queue(stack, capsys):
+    outputs_stack(stack)
+
+    code = main(["rerun", INSPECTIONS, "--from-step", "load", "--env", "dev"])
+
+    assert code == 0
+    [message] = stack.receive()
+    assert json.loads(message["Body"]) == {"table": INSPECTIONS, "from_step": "load", "trigger": "manual", "attempt": 1}
+    assert message["MessageId"] in capsys.readouterr().out
+
+
+def test_rerun_of_an_unknown_table_suggests_one_and_sends_nothing(stack, capsys):
+    outputs_stack(stack)
+
+    code = main(["rerun", "databridge/lni/inspection", "--env", "dev"])
+
+    assert code == 2
+    assert "did you mean databridge/lni/inspections?" in capsys.readouterr().err
+    assert stack.receive() == []
+
+
+def test_rerun_of_a_step_the_table_lacks_is_refused(stack, capsys):
+    outputs_stack(stack)
+
+    assert main(["rerun", "databridge/health/clinic_locations", "--from-step", "load", "--env", "dev"]) == 2
+    assert "has no step 'load'" in capsys.readouterr().err
+    assert stack.receive() == []
+
+
+def test_rerun_without_a_deployed_stack_says_so(stack, capsys):
+    assert main(["rerun", INSPECTIONS, "--env", "prod"]) == 1
+    assert "databridge-pipeline-prod" in capsys.readouterr().err
+
+
+def test_status_shows_each_tables_latest_run(stack, context, capsys):
+    outputs_stack(stack)
+    stack.send({"table": INSPECTIONS, "trigger": "schedule", "scheduled_for": "2026-11-24T11:15:00Z"})
+    stack.deliver(stack.receive(), context)
+    capsys.readouterr()
+
+    assert main(["status", "--env", "dev"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["TABLE", "RUN", "STATUS"]
+    assert lines[1].split()[:6] == [INSPECTIONS, "scheduled-20261124T1115Z", "running", "extract", "submitted", "1"]
+
+    assert main(["status", INSPECTIONS, "--env", "dev", "--json"]) == 0
+    [run] = json.loads(capsys.readouterr().out)
+    assert (run["run_id"], run["steps"][0]["status"]) == ("scheduled-20261124T1115Z", "submitted")
+
+
+@pytest.fixture
+def moto_server(aws_credentials) -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_rerun_and_status_reach_a_moto_server_by_endpoint_url(moto_server, capsys):
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=moto_server)
+    url = sqs.create_queue(QueueName="runs")["QueueUrl"]
+    boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_server).create_table(
+        TableName="ledger",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    assert main(["rerun", INSPECTIONS, "--env", "dev", "--queue-url", url, "--endpoint-url", moto_server]) == 0
+    [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert json.loads(message["Body"])["table"] == INSPECTIONS
+
+    args = ["status", "--env", "dev", "--ledger-table", "ledger", "--endpoint-url", moto_server]
+    assert main(args) == 0
+    assert "no runs in the ledger yet" in capsys.readouterr().err
