@@ -81,6 +81,15 @@ def test_a_step_left_submitting_is_taken_over_only_after_the_lease():
     assert late.run.step.attempts == 1
 
 
+def test_a_released_lease_is_taken_over_at_once():
+    run = started()
+    released = run.with_step(run.step.model_copy(update={"since": None}), NOW)
+
+    decision = on_request(released, REQUEST, TABLE, run.run_id, NOW)
+
+    assert isinstance(decision, Submit)
+
+
 def test_success_moves_to_the_next_step_then_finishes():
     run = submitted(started())
 

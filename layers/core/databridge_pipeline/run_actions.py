@@ -75,7 +75,11 @@ class RunActions:
     def _submit(self, run: Run, table: Table) -> Run:
         step = next(step for step in plan_steps(table) if step.name == run.step.name)
         request = job_request(table, step, self.settings, run.run_id)
-        job_id = self.batch.submit(request)
+        try:
+            job_id = self.batch.submit(request)
+        except Exception:
+            self._release(run)
+            raise
         now = self.clock()
         submitted = run.with_step(
             run.step.model_copy(update={"status": "submitted", "job_id": job_id, "since": now}), now
@@ -84,6 +88,13 @@ class RunActions:
         count("JobsSubmitted", self.settings.environment, run.table, step=run.step.name)
         log_run("submitted", saved, job_id=job_id, attempt=run.step.attempts)
         return saved
+
+    def _release(self, run: Run) -> None:
+        """SubmitJob failed, so no job exists: clear the lease so the retried message may submit at once."""
+        try:
+            self.ledger.save_run(run.with_step(run.step.model_copy(update={"since": None}), self.clock()))
+        except Exception:
+            logger.exception(f"could not release the submit lease of {run.table} {run.run_id}; it expires by itself")
 
     def _finish(self, decision: Finish) -> Run:
         run = self.ledger.save_run(decision.run) if decision.save else decision.run

@@ -251,6 +251,8 @@ def _submitting(run: Run, now: datetime, attempt: int) -> Run:
 
 
 def _take_over(run: Run, now: datetime) -> Decision:
+    """Submit a step left ``submitting``: at once when its lease was released (SubmitJob failed, no job
+    exists), else only once the lease has expired (the invocation that held it crashed)."""
     since = run.step.since
     if since is not None and now - since < SUBMIT_LEASE:
         return Wait(reason=f"{run.step.name} of run {run.run_id} is being submitted by another invocation")
