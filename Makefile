@@ -30,5 +30,9 @@ typecheck: setup
 validate: setup
 	$(BIN)/databridge-pipeline validate
 
+# The whole pipeline on moto over 24 simulated hours; e.g. make local ARGS="--scenario tests/e2e/bad_day.yml"
+local: setup
+	$(BIN)/databridge-pipeline local --configs table_configs $(ARGS)
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
