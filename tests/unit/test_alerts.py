@@ -1,0 +1,73 @@
+"""The Slack alert as data: everything a person needs to act, in text and in blocks, and nothing secret."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+from databridge_pipeline.alerts import log_stream_url, run_alert
+from databridge_pipeline.runs import Run, StepRecord
+
+NOW = datetime(2026, 11, 24, 11, 33, tzinfo=UTC)
+
+
+def failed_run() -> Run:
+    return Run(
+        table="knack/carto_phl/ppr/ppr_events",
+        run_id="scheduled-20261124T0845Z",
+        trigger="schedule",
+        status="failed",
+        steps=(
+            StepRecord(name="extract", status="succeeded", attempts=1, job_id="job-1"),
+            StepRecord(
+                name="load",
+                status="failed",
+                attempts=3,
+                job_id="job-4",
+                status_reason="CartoException: statement timeout",
+                exit_code=1,
+                log_stream="load_ppr_ppr_events/default/abc123",
+            ),
+        ),
+        current=1,
+        created_at=NOW,
+        updated_at=NOW,
+        alert="pending",
+    )
+
+
+def test_a_failed_run_alert_names_everything_needed_to_act():
+    alert = run_alert(failed_run(), "run_failed", "prod", "us-east-1", "/aws/batch/databridge-pipeline-prod")
+
+    text = alert.text()
+
+    assert text.splitlines()[0] == ":red_circle: [prod] knack/carto_phl/ppr/ppr_events failed at step load"
+    assert "run scheduled-20261124T0845Z, attempts 3, job job-4" in text
+    assert "reason: CartoException: statement timeout; exit code: 1" in text
+    assert "rerun: databridge-pipeline rerun knack/carto_phl/ppr/ppr_events --from-step load --env prod" in text
+    assert json.loads(alert.rerun_message) == {"table": "knack/carto_phl/ppr/ppr_events", "from_step": "load"}
+    blocks = json.dumps(alert.blocks())
+    for field in ("*Table*", "*Step*", "*Run*", "*Attempts*", "*Reason*", "*Exit code*", "Job log stream"):
+        assert field in blocks
+
+
+def test_the_log_link_opens_the_jobs_stream_in_the_cloudwatch_console():
+    url = log_stream_url("us-east-1", "/aws/batch/job", "load_x/default/abc")
+
+    assert url.startswith("https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:")
+    assert "log-group/$252Faws$252Fbatch$252Fjob/log-events/load_x$252Fdefault$252Fabc" in url
+    assert (
+        unquote(unquote(url.split("log-group/")[1].replace("$", "%"))) == "/aws/batch/job/log-events/load_x/default/abc"
+    )
+
+
+def test_a_stuck_run_alert_says_since_when_and_has_no_log_link_before_the_job_ends():
+    run = failed_run().model_copy(update={"status": "running", "current": 0})
+    run = run.with_step(run.step.model_copy(update={"status": "submitted", "since": NOW, "log_stream": None}), NOW)
+
+    alert = run_alert(run, "run_stuck", "dev", "us-east-1", "/aws/batch/job")
+
+    assert alert.text().splitlines()[0] == ":red_circle: [dev] knack/carto_phl/ppr/ppr_events is stuck at step extract"
+    assert "step submitted since 2026-11-24 11:33 UTC, past the table's timeout" in alert.text()
+    assert alert.log_url is None
