@@ -34,5 +34,11 @@ validate: setup
 local: setup
 	$(BIN)/databridge-pipeline local --configs table_configs $(ARGS)
 
+# sam build finds the Lambda runtime's python3.12 through pyenv; the core layer's Makefile uses our venv.
+SAM_ENV := PYENV_VERSION=3.11.7:3.12.1:3.13.0 PATH="$(abspath $(BIN)):$$PATH" PYTHON="$(abspath $(BIN)/python)"
+
+build: setup
+	$(SAM_ENV) $(BIN)/sam build --build-in-source
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

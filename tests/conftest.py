@@ -17,7 +17,15 @@ from moto import mock_aws
 from databridge_pipeline.local.batch_events import job_state_change
 from databridge_pipeline.local.sim_time import sqs_on_clock
 from databridge_pipeline.local.slack_standin import SlackStandIn
-from databridge_pipeline.local.stack import ACCOUNT, REGION, create_resources, load_handler, sqs_event
+from databridge_pipeline.local.stack import (
+    ACCOUNT,
+    REGION,
+    StackSpec,
+    create_resources,
+    load_handler,
+    sqs_event,
+    stack_spec,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIGS = ROOT / "table_configs"
@@ -49,6 +57,7 @@ class Stack:
     dlq_url: str
     slack: SlackStandIn
     clock: Clock
+    spec: StackSpec
     handlers: dict[str, ModuleType] = field(default_factory=dict)
 
     def handler(self, name: str) -> ModuleType:
@@ -70,7 +79,7 @@ class Stack:
             QueueUrl=url or self.queue_url,
             MaxNumberOfMessages=max_messages,
             AttributeNames=["All"],
-            VisibilityTimeout=0 if url == self.dlq_url else 30,
+            **({"VisibilityTimeout": 0} if url == self.dlq_url else {}),
         )
         return list(response.get("Messages", []))
 
@@ -84,6 +93,10 @@ class Stack:
             ],
         )["Attributes"]
         return sum(int(v) for v in attributes.values())
+
+    def after_visibility_timeout(self) -> None:
+        """Let the run queue's visibility timeout (the template's) pass."""
+        self.clock.advance(seconds=self.spec.visibility_timeout + 1)
 
     def deliver(self, messages: list[dict[str, Any]], context: Any) -> dict[str, Any]:
         """Give messages to the submitter as Lambda would, deleting the ones it did not report as failed."""
@@ -167,7 +180,8 @@ def stack(
 ) -> Iterator[Stack]:
     clock = Clock()
     with mock_aws(config={"batch": {"use_docker": False}}), sqs_on_clock(clock):
-        env = create_resources(stack_env)
+        spec = stack_spec(environment=stack_env)
+        env = create_resources(stack_env, spec)
         env |= {"SLACK_API_URL": slack.url, "TABLE_CONFIGS": str(EXAMPLE_CONFIGS)}
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -180,4 +194,5 @@ def stack(
             dlq_url=env["DLQ_URL"],
             slack=slack,
             clock=clock,
+            spec=spec,
         )

@@ -92,11 +92,11 @@ def test_a_poison_message_fails_alone_and_lands_in_the_dlq(stack, context, ten_t
     assert reply == {"batchItemFailures": [{"itemIdentifier": poison_id}]}
     assert len(stack.jobs()) == 9
     assert f"rejected message {poison_id}: body: Invalid JSON" in caplog.text
-    # Lambda sees it again after each visibility timeout; after maxReceiveCount (3) SQS moves it to the DLQ.
-    for _ in range(2):
-        stack.clock.advance(seconds=31)
+    # Lambda sees it again after each visibility timeout; after maxReceiveCount SQS moves it to the DLQ.
+    for _ in range(stack.spec.max_receive_count - 1):
+        stack.after_visibility_timeout()
         stack.deliver(stack.receive(), context)
-    stack.clock.advance(seconds=31)
+    stack.after_visibility_timeout()
     assert stack.receive() == []
     [dead] = stack.receive(stack.dlq_url)
     assert dead["MessageId"] == poison_id
@@ -175,7 +175,7 @@ def test_throttled_submit_job_leaves_the_message_for_a_retry_and_submits_once(st
     assert reply == {"batchItemFailures": [{"itemIdentifier": message_id}]}
     assert stack.jobs() == []
     # SubmitJob failed, so no job exists: the redelivery after the visibility timeout submits exactly once.
-    stack.clock.advance(seconds=31)
+    stack.after_visibility_timeout()
     assert stack.deliver(stack.receive(), context) == {"batchItemFailures": []}
     assert len(stack.jobs()) == 1
     assert len(calls) == 2

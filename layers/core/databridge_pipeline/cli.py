@@ -306,3 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"databridge-pipeline {args.command}: {error}", file=sys.stderr)
         return 1
     return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

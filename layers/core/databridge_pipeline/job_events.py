@@ -18,7 +18,8 @@ class JobEvents:
         self.catalog = catalog
         self.actions = actions
         settings = actions.settings
-        self.our_queues = {settings.extract_job_queue, settings.carto_job_queue}
+        # The settings may name a queue or give its ARN (the template passes ARNs); events carry ARNs.
+        self.our_queues = {q.rsplit("/", 1)[-1] for q in (settings.extract_job_queue, settings.carto_job_queue)}
 
     def handle_raw(self, event: dict[str, Any]) -> str:
         """Parse then handle; a malformed event is logged (its errors, not its content) and ignored."""

@@ -53,7 +53,7 @@ def run_local(
     from databridge_pipeline.local.stack import REGION, create_resources, load_handler, stack_spec
 
     catalog = load_catalog(configs)  # fail fast, with file:line, before building anything
-    spec = stack_spec(template)
+    spec = stack_spec(template, environment)
     clock = SimClock(start)
     minutes = int(hours * 60)
     with (

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.settings import default_settings
 
@@ -25,22 +25,16 @@ SLACK_SECRET = "databridge-pipeline/slack"
 
 
 class StackSpec(BaseModel):
-    """What the local stack takes from the deployed one's template."""
+    """What the local stack takes from the deployed one's template (see ``stack_spec``)."""
 
     model_config = ConfigDict(frozen=True)
 
-    visibility_timeout: int = 30
-    max_receive_count: int = 3
-    batch_event_pattern: dict[str, Any] = Field(
-        default_factory=lambda: {
-            "source": ["aws.batch"],
-            "detail-type": ["Batch Job State Change"],
-            "detail": {"status": ["SUCCEEDED", "FAILED"]},
-        }
-    )
+    visibility_timeout: int
+    max_receive_count: int
+    batch_event_pattern: dict[str, Any]
 
 
-def stack_spec(template: Path | None = None) -> StackSpec:
+def stack_spec(template: Path | None = None, environment: str = "dev") -> StackSpec:
     """The spec read from ``template`` (default: the repo's template.yaml), so local cannot drift from AWS."""
     path = template or REPO_ROOT / "template.yaml"
     if not path.exists():
@@ -51,17 +45,16 @@ def stack_spec(template: Path | None = None) -> StackSpec:
     return StackSpec(
         visibility_timeout=queue["visibility_timeout"],
         max_receive_count=queue["max_receive_count"],
-        batch_event_pattern=template_spec.batch_event_pattern(path),
+        batch_event_pattern=template_spec.batch_event_pattern(path, environment, ACCOUNT, REGION),
     )
 
 
-def create_resources(environment: str = "dev", spec: StackSpec | None = None) -> dict[str, str]:
+def create_resources(environment: str, spec: StackSpec) -> dict[str, str]:
     """Create the queues, ledger, Batch queues and job definitions, the Slack secret and the Batch-events rule.
 
     Returns the Lambda environment variables pointing at them (plus ``DLQ_URL`` and ``EVENTS_QUEUE_URL``).
     Call inside ``moto.mock_aws``.
     """
-    spec = spec or StackSpec()
     names = default_settings(environment)  # type: ignore[arg-type]
     sqs = boto3.client("sqs", region_name=REGION)
     dlq_url = sqs.create_queue(QueueName=f"databridge-pipeline-{environment}-runs-dlq")["QueueUrl"]
