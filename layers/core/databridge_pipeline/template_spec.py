@@ -67,7 +67,28 @@ class Resolver:
             return self.sub(value["Fn::Sub"])
         if set(value) == {"Fn::GetAtt"}:
             return self.get_att(*value["Fn::GetAtt"])
+        if set(value) == {"Fn::If"}:
+            name, when_true, when_false = value["Fn::If"]
+            return self.resolve(when_true if self.condition(name) else when_false)
         return {key: self.resolve(item) for key, item in value.items()}
+
+    def condition(self, name: str) -> bool:
+        return bool(self._evaluate(self.template["Conditions"][name]))
+
+    def _evaluate(self, expression: Any) -> Any:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((function, args),) = expression.items()
+            if function == "Fn::Equals":
+                return self.resolve(args[0]) == self.resolve(args[1])
+            if function == "Fn::Not":
+                return not self._evaluate(args[0])
+            if function == "Fn::And":
+                return all(self._evaluate(arg) for arg in args)
+            if function == "Fn::Or":
+                return any(self._evaluate(arg) for arg in args)
+            if function == "Condition":
+                return self.condition(args)
+        return self.resolve(expression)
 
     def sub(self, spec: Any) -> str:
         text, extra = (spec[0], spec[1]) if isinstance(spec, list) else (spec, {})

@@ -1,0 +1,247 @@
+"""template.yaml: it lints, it builds, its event rule matches what it should, and it wires what it names."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from databridge_pipeline.connections import CONNECTIONS
+from databridge_pipeline.settings import PipelineSettings
+from databridge_pipeline.template_spec import Resolver, batch_event_pattern, load_template, queue_settings
+from databridge_pipeline.wiring import LambdaEnvironment
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+EVENTS = ROOT / "events"
+BIN = Path(sys.executable).parent
+SAM_ENV = {**os.environ, "PYENV_VERSION": "3.11.7:3.12.1:3.13.0", "PATH": f"{BIN}:{os.environ['PATH']}"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def run(*command: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=ROOT, env=SAM_ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def test_cfn_lint_is_clean():
+    result = run(str(BIN / "cfn-lint"), "template.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_is_clean():
+    result = run(str(BIN / "sam"), "validate", "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_build_packs_the_handlers_the_core_with_its_manifest_and_the_dependencies(tmp_path):
+    build = tmp_path / "build"
+    sam = str(BIN / "sam")
+    result = run(
+        sam, "build", "--build-in-source", "--build-dir", str(build), "--cache-dir", str(tmp_path), timeout=600
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for function in ("DispatcherFunction", "SubmitterFunction", "JobEventsFunction"):
+        assert (build / function / "app.py").is_file()
+    core = build / "CoreLayer" / "python" / "databridge_pipeline"
+    manifest = json.loads((core / "manifest.json").read_text())
+    assert {t["id"] for t in manifest} >= {"databridge/lni/inspections", "knack/carto_phl/ppr/ppr_events"}
+    assert not (core / "local").exists(), "the local-run tools stay out of the Lambda layer"
+    deps = build / "DepsLayer" / "python"
+    assert list((deps / "pydantic_core").glob("*aarch64*.so")), "arm64 wheels for the arm64 functions"
+    for package in ("aws_lambda_powertools", "croniter", "yaml", "slack_sdk", "tzdata"):
+        assert (deps / package).is_dir()
+
+
+def test_sam_build_fails_on_a_bad_table_config(tmp_path):
+    source = tmp_path / "repo"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".aws-sam", ".git", "*cache*"))
+    bad = source / "table_configs" / "databridge" / "lni" / "broken.yml"
+    bad.write_text("schedule_interval: 61 * * * *\n")
+
+    result = subprocess.run(
+        [str(BIN / "sam"), "build", "--build-in-source", "--build-dir", str(tmp_path / "build")],
+        cwd=source, env=SAM_ENV, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+    assert result.returncode != 0
+    assert "broken.yml:1: schedule_interval:" in result.stdout + result.stderr
+
+
+# --- the Batch-events rule ------------------------------------------------------------------------------
+
+
+def sample(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+def routed(events: list[dict[str, Any]]) -> list[str]:
+    """Put the events on a moto bus whose rule has the template's pattern; return the ids that matched."""
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="matched")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = boto3.client("events", region_name="us-east-1")
+        bus.put_rule(Name="batch-jobs", EventPattern=json.dumps(batch_event_pattern(TEMPLATE, "dev")))
+        bus.put_targets(Rule="batch-jobs", Targets=[{"Id": "q", "Arn": arn}])
+        for event in events:
+            entry = {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+            }
+            bus.put_events(Entries=[{**entry, "Resources": event["resources"]}])
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return sorted(
+            json.loads(m["Body"])["detail"]["jobId"] + ":" + json.loads(m["Body"])["detail"]["status"] for m in messages
+        )
+
+
+def test_the_rule_matches_our_succeeded_and_failed_jobs():
+    succeeded, failed = sample("batch_job_succeeded.json"), sample("batch_job_failed.json")
+
+    assert routed([succeeded, failed]) == sorted(
+        [f"{succeeded['detail']['jobId']}:SUCCEEDED", f"{failed['detail']['jobId']}:FAILED"]
+    )
+
+
+def test_the_rule_ignores_running_jobs_and_other_queues():
+    running = sample("batch_job_running.json")
+    elsewhere = sample("batch_job_succeeded.json")
+    elsewhere["detail"]["jobQueue"] = "arn:aws:batch:us-east-1:210987654321:job-queue/databridge-pipeline-dev-extract"
+    prod_queue = sample("batch_job_failed.json")
+    prod_queue["detail"]["jobQueue"] = prod_queue["detail"]["jobQueue"].replace("-dev-", "-prod-")
+
+    assert routed([running, elsewhere, prod_queue]) == []
+
+
+def test_the_run_queue_redrives_to_its_dlq_and_outlasts_the_submitter(template):
+    settings = queue_settings(TEMPLATE)
+    submitter_timeout = template["Globals"]["Function"]["Timeout"]
+
+    assert settings["visibility_timeout"] >= 6 * submitter_timeout
+    assert 3 <= settings["max_receive_count"] <= 10
+
+
+# --- wiring -----------------------------------------------------------------------------------------------
+
+
+def function_environment(template: dict[str, Any], name: str) -> dict[str, Any]:
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    own = template["Resources"][name]["Properties"].get("Environment", {}).get("Variables", {})
+    return {**shared, **own}
+
+
+@pytest.mark.parametrize("function", ["DispatcherFunction", "SubmitterFunction", "JobEventsFunction"])
+def test_every_function_gets_every_variable_its_cold_start_reads(template, function):
+    names = set(function_environment(template, function))
+    required = {
+        str(field.alias)
+        for model in (PipelineSettings, LambdaEnvironment)
+        for field in model.model_fields.values()
+        if field.is_required()
+    }
+
+    assert required - {"AWS_REGION"} <= names
+    assert "POWERTOOLS_SERVICE_NAME" not in names, "it would add a service dimension to every metric"
+
+
+@pytest.mark.parametrize("function", ["DispatcherFunction", "SubmitterFunction", "JobEventsFunction"])
+def test_every_variable_points_at_a_resource_or_parameter_of_the_template(template, function):
+    known = set(template["Resources"]) | set(template["Parameters"])
+    for name, value in function_environment(template, function).items():
+        for reference in _references(value):
+            assert reference in known, f"{function} {name} refers to {reference}, which the template lacks"
+
+
+def test_variables_resolve_to_the_names_the_core_expects(template):
+    env = Resolver(template, "prod", "123456789012", "us-east-1").resolve(
+        function_environment(template, "SubmitterFunction")
+    )
+
+    settings = PipelineSettings.model_validate(env)
+    assert settings.extract_job_queue.endswith(":job-queue/databridge-pipeline-prod-extract")
+    assert settings.carto_job_queue.endswith(":job-queue/databridge-pipeline-prod-carto")
+    assert settings.default_retries == 2
+    assert env["RUN_QUEUE_URL"].endswith("/databridge-pipeline-prod-runs")
+
+
+def test_job_definitions_fill_every_secret_variable_a_command_can_name(template):
+    filled = {
+        secret["Name"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Batch::JobDefinition"
+        for secret in resource["Properties"]["ContainerProperties"]["Secrets"]
+    }
+    expected = {field.env_var for connection in CONNECTIONS.values() for field in connection.fields.values()}
+
+    assert filled == expected
+
+
+def test_carto_loads_run_one_at_a_time_by_default(template):
+    carto = template["Resources"]["CartoComputeEnvironment"]["Properties"]["ComputeResources"]
+    load = template["Resources"]["CartoLoadJobDefinition"]["Properties"]["ContainerProperties"]
+    vcpus = next(r["Value"] for r in load["ResourceRequirements"] if r["Type"] == "VCPU")
+
+    assert carto["MaxvCpus"] == {"Ref": "CartoMaxConcurrentLoads"}
+    assert template["Parameters"]["CartoMaxConcurrentLoads"]["Default"] == 1
+    assert vcpus == "1"
+
+
+def test_no_secret_value_or_wildcard_resource_in_the_template():
+    text = TEMPLATE.read_text()
+
+    assert not re.search(r"xox[abp]-|AKIA[0-9A-Z]{16}|://[^/\s:]+:[^@\s]+@|password\s*[:=]", text, re.IGNORECASE)
+    for match in re.finditer(r"Resource:\s*['\"]?\*['\"]?\s*$", text, re.MULTILINE):
+        pytest.fail(f"a '*' resource at offset {match.start()}")
+
+
+def test_the_layer_requirements_match_the_package_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    layer = [
+        line for line in (ROOT / "layers" / "deps" / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]  # fmt: skip
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[\[<>=!~ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+
+    assert names(project) == names(layer)
+
+
+def test_samconfig_deploys_dev_and_prod_and_confirms_only_prod():
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+
+    assert config["dev"]["deploy"]["parameters"]["confirm_changeset"] is False
+    assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
+    assert "Environment=prod" in config["prod"]["deploy"]["parameters"]["parameter_overrides"]
+    assert config["default"]["build"]["parameters"]["build_in_source"] is True
+
+
+def _references(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return [value["Ref"]]
+        if "Fn::GetAtt" in value:
+            return [value["Fn::GetAtt"][0]]
+        if "Fn::If" in value:
+            return [r for item in value["Fn::If"][1:] for r in _references(item)]
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            return [name.split(".")[0] for name in re.findall(r"\$\{([^}!:]+)\}", text)]
+    return []
