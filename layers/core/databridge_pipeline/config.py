@@ -245,6 +245,7 @@ def check_tables(root: Path) -> tuple[list[Table], list[ConfigProblem]]:
         if table is not None:
             tables.append(table)
     tables.sort(key=lambda t: str(t.id))
+    problems.sort(key=lambda p: (p.path, p.line))
     return tables, problems
 
 

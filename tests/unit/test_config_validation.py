@@ -1,0 +1,191 @@
+"""Table configs: the legacy files drop in, and every kind of bad config fails with path:line: message."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from databridge_pipeline.config import ConfigError, TableId, check_tables, load_tables
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "legacy-databridge-airflow" / "dags"
+
+
+def write(root: Path, relative: str, text: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def problems(root: Path) -> list[str]:
+    _, found = check_tables(root)
+    return [
+        f"{Path(p.path).relative_to(root) if Path(p.path).is_absolute() else p.path}:{p.line}: {p.message}"
+        for p in found
+    ]
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the legacy configs live in ../shared beside the clone")
+def test_the_98_legacy_configs_drop_in_unchanged(tmp_path):
+    for path in (SHARED / "databridge_dag_config").glob("*/*.yml"):
+        target = tmp_path / "databridge" / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    for path in (SHARED / "knack_dag_config").glob("*/*/*.yml"):
+        target = tmp_path / "knack" / path.parent.parent.name / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+
+    tables = load_tables(tmp_path)
+
+    assert len(tables) == 98
+    by_id = {str(t.id): t for t in tables}
+    assert by_id["databridge/lni/permits"].config.cron == "3 11 * * *"
+    assert by_id["databridge/lni/permits"].config.indexes == ["opa_account_num"]
+    assert by_id["databridge/ams/ams_sensor_data_aqi_hourly"].config.cron is None
+    quarterly = [t for t in tables if t.config.cron == "0 5 * Jan,Apr,Jul,Oct 0#1"]
+    assert len(quarterly) == 7, "the trailing '#the first sunday' comment is a YAML comment"
+    gsg = by_id["knack/carto_gsg/ppr/ppr_programs"]
+    assert (gsg.config.knack_object_id, gsg.carto_conn, gsg.staging_schema) == (5, "carto_gsg", "ppr_test")
+
+
+def test_the_example_configs_are_valid():
+    tables = load_tables(Path(__file__).resolve().parents[2] / "table_configs")
+
+    assert {str(t.id) for t in tables} >= {
+        "databridge/lni/inspections",
+        "databridge/health/clinic_locations",
+        "knack/carto_phl/ppr/ppr_events",
+    }
+
+
+@pytest.mark.parametrize(
+    ("relative", "text", "expected"),
+    [
+        (
+            "databridge/lni/a.yml",
+            "schedule_interval: 0 5 * * *\nupload_to_carto: true\ncarto_users: [publicuser]\nschedule: daily\n",
+            "databridge/lni/a.yml:4: unknown key 'schedule' (did you mean 'schedule_interval'?)",
+        ),
+        (
+            "databridge/lni/b.yml",
+            "upload_to_carto: true\ncarto_users:\n  - publicuser\nschedule_interval: 61 5 * * *\n",
+            "databridge/lni/b.yml:4: schedule_interval: '61 5 * * *' is not a valid cron expression",
+        ),
+        (
+            "databridge/lni/c.yml",
+            "schedule_interval: 0 5 * * *\nupload_to_carto: yes please\n",
+            "databridge/lni/c.yml:2: upload_to_carto: Input should be a valid boolean, got 'yes please'",
+        ),
+        (
+            "databridge/lni/d.yml",
+            "schedule_interval: 0 5 * * *\nupload_to_carto: true\ncarto_users:\n  - publicuser\n  - 42\n",
+            "databridge/lni/d.yml:5: carto_users: Input should be a valid string, got 42",
+        ),
+        (
+            "databridge/lni/e.yml",
+            "schedule_interval: [0 5 * * *\nupload_to_carto: true\n",
+            "databridge/lni/e.yml:2: YAML syntax error",
+        ),
+        (
+            "databridge/LNI/f.yml",
+            "schedule_interval: false\n",
+            "databridge/LNI/f.yml:1: not where a table config belongs: table id 'databridge/LNI/f': 'LNI' must match",
+        ),
+        (
+            "knack/carto_phl/ppr/g.yml",
+            "schedule_interval: 0 8 * * 2-6\nknack_conn_id: knack\n",
+            "knack/carto_phl/ppr/g.yml:1: a knack table needs knack_object_id",
+        ),
+        (
+            "knack/carto_phl/ppr/h.yml",
+            "schedule_interval: 0 8 * * 2-6\nknack_object_id: 7\nknack_conn_id: knack_staging\n",
+            "knack/carto_phl/ppr/h.yml:3: unknown connection id 'knack_staging' (known: knack, knack_test)",
+        ),
+        (
+            "knack/carto_nyc/ppr/i.yml",
+            "knack_object_id: 7\nknack_conn_id: knack\ncarto_conn_id: carto_nyc\n",
+            "knack/carto_nyc/ppr/i.yml:3: unknown connection id 'carto_nyc' (known: carto_phl, carto_gsg)",
+        ),
+        (
+            "knack/carto_phl/ppr/j.yml",
+            "knack_object_id: 7\nknack_conn_id: knack\ncarto_conn_id: carto_gsg\n",
+            "knack/carto_phl/ppr/j.yml:3: carto_conn_id 'carto_gsg' disagrees with the folder knack/carto_phl/",
+        ),
+        (
+            "databridge/lni/k.yml",
+            "schedule_interval: 0 5 * * *\ntimezone: Philadelphia\n",
+            "databridge/lni/k.yml:2: timezone: 'Philadelphia' is not an IANA time zone",
+        ),
+        (
+            "databridge/lni/l.yml",
+            "schedule_interval: 0 5 * * *\nupload_to_carto: true\n",
+            "databridge/lni/l.yml:2: upload_to_carto is true but carto_users is empty",
+        ),
+        (
+            "databridge/lni/m.yml",
+            "schedule_interval: true\n",
+            "databridge/lni/m.yml:1: schedule_interval: true is not a schedule",
+        ),
+        (
+            "databridge/lni/n.yml",
+            "schedule_interval: 0 5 * * *\nretry_delay_minutes: 30\n",
+            "databridge/lni/n.yml:2: retry_delay_minutes: Input should be less than or equal to 15, got 30",
+        ),
+        (
+            "databridge/lni/o.yml",
+            "schedule_interval: 0 5 * * *\nschedule_interval: 0 6 * * *\n",
+            "databridge/lni/o.yml:2: duplicate key 'schedule_interval' (first at line 1)",
+        ),
+        ("databridge/lni/p.yml", "", "databridge/lni/p.yml:1: expected a mapping of config keys, got an empty file"),
+        (
+            "databridge/lni/q.yml",
+            "schedule_interval: 0 5 * * *\nknack_object_id: 3\n",
+            "databridge/lni/q.yml:2: knack_object_id belongs to knack tables; this is a databridge table",
+        ),
+        ("databridge/lni/r.yaml", "schedule_interval: false\n", "databridge/lni/r.yaml:1: table configs end in .yml"),
+    ],
+)
+def test_a_bad_config_is_reported_with_its_line(tmp_path, monkeypatch, relative, text, expected):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, relative, text)
+
+    found = problems(tmp_path)
+
+    assert any(line.startswith(expected) for line in found), found
+
+
+def test_every_bad_file_is_reported_not_just_the_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "databridge/a/one.yml", "schedule_interval: 99 * * * *\n")
+    write(tmp_path, "databridge/a/two.yml", "bogus: 1\n")
+    write(tmp_path, "databridge/a/fine.yml", "schedule_interval: 0 5 * * *\n")
+
+    tables, found = check_tables(tmp_path)
+
+    assert [str(t.id) for t in tables] == ["databridge/a/fine"]
+    assert sorted(p.path for p in found) == ["databridge/a/one.yml", "databridge/a/two.yml"]
+    with pytest.raises(ConfigError) as error:
+        load_tables(tmp_path)
+    assert len(error.value.problems) == 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["databridge/lni", "databridge/lni/permits/x", "knack/ppr/x", "oracle/lni/permits", "databridge/lni/Permits"],
+)
+def test_malformed_table_ids_are_refused(value):
+    with pytest.raises(ValueError):
+        TableId.parse(value)
+
+
+def test_a_table_id_round_trips_as_a_string():
+    table_id = TableId.parse("knack/carto_phl/ppr/ppr_programs")
+
+    assert (table_id.source, table_id.carto_conn, table_id.schema_name, table_id.name) == (
+        "knack", "carto_phl", "ppr", "ppr_programs",
+    )  # fmt: skip
+    assert str(table_id) == "knack/carto_phl/ppr/ppr_programs"
+    assert table_id.model_dump() == "knack/carto_phl/ppr/ppr_programs"
