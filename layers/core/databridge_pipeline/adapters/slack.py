@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from typing import TYPE_CHECKING, Any
 
 from databridge_pipeline.alerts import Alert
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 
 class SlackAlerts:
@@ -23,6 +23,10 @@ class SlackAlerts:
         self._client().chat_postMessage(channel=self._channel, text=alert.text(), blocks=alert.blocks())
 
     def _client(self) -> WebClient:
+        # Imported here, not at cold start: slack_sdk costs ~70 ms to import and most invocations post nothing.
+        from slack_sdk import WebClient
+        from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
         kwargs: dict[str, Any] = {"token": self._token(), "timeout": 10}
         if self._base_url:
             kwargs["base_url"] = self._base_url
