@@ -40,5 +40,9 @@ SAM_ENV := PYENV_VERSION=3.11.7:3.12.1:3.13.0 PATH="$(abspath $(BIN)):$$PATH" PY
 build: setup
 	$(SAM_ENV) $(BIN)/sam build --build-in-source
 
+# Figures, not tests: config load, dispatch at scale, cold starts, event handling, the cost model.
+bench: setup
+	$(BIN)/python benchmarks/run.py --json bench-results.json
+
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .bench-venv .aws-sam .pytest_cache .mypy_cache .ruff_cache

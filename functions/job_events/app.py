@@ -5,13 +5,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from databridge_pipeline.observability import logger, tracer
+from databridge_pipeline.observability import logger, traced
 from databridge_pipeline.wiring import services_from_environ
 
 job_events = services_from_environ(os.environ).job_events
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.tags.run_id")
-@tracer.capture_lambda_handler
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     return {"result": job_events.handle_raw(event)}

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from databridge_pipeline.observability import logger, tracer
+from databridge_pipeline.observability import logger, traced
 from databridge_pipeline.wiring import services_from_environ
 
 submitter = services_from_environ(os.environ).submitter
@@ -20,6 +20,6 @@ def handle_record(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

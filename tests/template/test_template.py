@@ -65,6 +65,9 @@ def test_sam_build_packs_the_handlers_the_core_with_its_manifest_and_the_depende
     assert list((deps / "pydantic_core").glob("*aarch64*.so")), "arm64 wheels for the arm64 functions"
     for package in ("aws_lambda_powertools", "croniter", "yaml", "slack_sdk", "tzdata"):
         assert (deps / package).is_dir()
+    # Layers are read-only at run time: bytecode for the runtime's Python ships with them.
+    assert (deps / "pydantic" / "__pycache__" / "main.cpython-312.pyc").is_file()
+    assert (core / "__pycache__" / "runs.cpython-312.pyc").is_file()
 
 
 def test_sam_build_fails_on_a_bad_table_config(tmp_path):
