@@ -68,8 +68,11 @@ def runs_per_month(tables: int) -> int:
     return total
 
 
-def pipeline_monthly_usd(tables: int, runs: int | None = None) -> dict[str, float]:
-    """Each service's monthly cost for ``tables`` tables (``runs`` scheduled runs, else from the mixture)."""
+def pipeline_monthly_usd(tables: int, runs: int | None = None, xray_tracing: bool = False) -> dict[str, float]:
+    """Each service's monthly cost for ``tables`` tables (``runs`` scheduled runs, else from the mixture).
+
+    X-Ray is off by default in the template (XRayTracing=false); pass ``xray_tracing`` to count its traces.
+    """
     runs = runs_per_month(tables) if runs is None else runs
     dispatcher_s = TICKS_PER_MONTH * (DISPATCHER_BASE_S + DISPATCHER_S_PER_TABLE * tables)
     run_s = runs * sum(RUN_INVOCATIONS[f] * RUN_SECONDS[f] for f in RUN_INVOCATIONS)
@@ -88,7 +91,7 @@ def pipeline_monthly_usd(tables: int, runs: int | None = None) -> dict[str, floa
         + PRICE["dashboard_month"]
         + ALARMS * PRICE["alarm_month"]
     )
-    xray_usd = invocations * PRICE["xray_trace"]
+    xray_usd = invocations * PRICE["xray_trace"] if xray_tracing else 0.0
     costs = {
         "runs": float(runs),
         "lambda": lambda_usd,
