@@ -195,16 +195,19 @@ def cmd_local(args: argparse.Namespace) -> int:
         f"Simulating {args.hours:g} h from {iso_utc(start)} over {_configs_dir(args)} ({args.env})",
         file=sys.stderr,
     )
-    result = run_local(
-        configs=_configs_dir(args),
-        start=start,
-        hours=args.hours,
-        scenario=scenario,
-        environment=args.env,
-        template=Path(args.template) if args.template else None,
-        progress=sys.stderr,
-    )
+    with open(args.log, "w", encoding="utf-8") as handler_log:
+        result = run_local(
+            configs=_configs_dir(args),
+            start=start,
+            hours=args.hours,
+            scenario=scenario,
+            environment=args.env,
+            template=Path(args.template) if args.template else None,
+            progress=sys.stderr,
+            handler_log=handler_log,
+        )
     print_result(result)
+    print(f"the handlers' structured logs and metrics: {args.log}")
     if args.report:
         write_report(result, Path(args.report))
         print(f"report written to {args.report}")
@@ -262,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--report", metavar="FILE", help="write the runs and totals as JSON")
     local.add_argument("--env", choices=["dev", "prod"], default="dev", help="environment defaults (retries)")
     local.add_argument("--template", metavar="FILE", help="SAM template to build the stack from (default: repo's)")
+    local.add_argument(
+        "--log", default="local-run.log", metavar="FILE", help="the handlers' JSON logs (default: local-run.log)"
+    )
     local.set_defaults(run=cmd_local)
 
     def add_aws(sub: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,8 +41,12 @@ def run_local(
     environment: str = "dev",
     template: Path | None = None,
     progress: TextIO | None = None,
+    handler_log: TextIO | None = None,
 ) -> LocalResult:
-    """Simulate ``hours`` from ``start`` over the configs in ``configs`` and return what happened."""
+    """Simulate ``hours`` from ``start`` over the configs in ``configs`` and return what happened.
+
+    The handlers' own output (structured logs, EMF metrics) goes to ``handler_log`` when given.
+    """
     from moto import mock_aws
 
     from databridge_pipeline.adapters.ledger import Ledger
@@ -65,6 +69,8 @@ def run_local(
         env = create_resources(environment, spec)
         with _environ(env | {"SLACK_API_URL": slack.url, "TABLE_CONFIGS": str(configs)}):
             handlers = {name: load_handler(name) for name in ("dispatcher", "submitter", "job_events")}
+            from databridge_pipeline.observability import logger
+
             simulation = Simulation(
                 env=env,
                 clock=clock,
@@ -75,7 +81,11 @@ def run_local(
                 minutes=minutes,
                 on_progress=_progress_bar(progress, minutes) if progress else None,
             )
-            simulation.run()
+            if handler_log is None:
+                simulation.run()
+            else:
+                with _handler_output(logger.registered_handler, handler_log):
+                    simulation.run()
             import boto3
 
             ledger = Ledger(boto3.resource("dynamodb", region_name=REGION).Table(env["LEDGER_TABLE"]))
@@ -127,6 +137,17 @@ def _progress_bar(out: TextIO, minutes: int) -> Any:
         out.flush()
 
     return show
+
+
+@contextmanager
+def _handler_output(log_handler: Any, out: TextIO) -> Iterator[None]:
+    """Send the handlers' log lines (Powertools Logger) and EMF metrics (printed) to ``out``."""
+    previous = log_handler.setStream(out)
+    try:
+        with redirect_stdout(out):
+            yield
+    finally:
+        log_handler.setStream(previous)
 
 
 @contextmanager
