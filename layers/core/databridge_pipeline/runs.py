@@ -92,54 +92,54 @@ class JobOutcome(BaseModel):
 # --- decisions ---------------------------------------------------------------------------------------
 
 
-class Start(BaseModel):
+class _Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _RunDecision(_Decision):
+    run: Run
+
+
+class Start(_RunDecision):
     """A new run: take the table's slot, save the run, submit its first step."""
 
-    model_config = ConfigDict(frozen=True)
     kind: Literal["start"] = "start"
-    run: Run
 
 
-class Submit(BaseModel):
+class Submit(_RunDecision):
     """Save ``run`` (its current step now ``submitting``), then submit that step's job."""
 
-    model_config = ConfigDict(frozen=True)
     kind: Literal["submit"] = "submit"
-    run: Run
 
 
-class ScheduleRetry(BaseModel):
-    """Save ``run`` (step ``retry_pending``), then send ``request`` to the run queue after ``delay_seconds``."""
+class ScheduleRetry(_RunDecision):
+    """Save ``run`` (step ``retry_pending``) unless ``save`` is off, then send ``request`` to the run queue
+    after ``delay_seconds``."""
 
-    model_config = ConfigDict(frozen=True)
     kind: Literal["retry"] = "retry"
-    run: Run
     request: RunRequest
     delay_seconds: int
     save: bool = True
 
 
-class Finish(BaseModel):
-    """Save the finished ``run``, free the table's slot and, when ``run.alert`` is pending, post the alert."""
+class Finish(_RunDecision):
+    """Save the finished ``run`` (unless ``save`` is off), free the table's slot and, when ``run.alert`` is
+    pending, post the alert."""
 
-    model_config = ConfigDict(frozen=True)
     kind: Literal["finish"] = "finish"
-    run: Run
     save: bool = True
 
 
-class Wait(BaseModel):
+class Wait(_Decision):
     """Another invocation is submitting this step right now; try again later."""
 
-    model_config = ConfigDict(frozen=True)
     kind: Literal["wait"] = "wait"
     reason: str
 
 
-class Drop(BaseModel):
+class Drop(_Decision):
     """Nothing to do: a duplicate, a stale event or a finished run. Acknowledge and log the reason."""
 
-    model_config = ConfigDict(frozen=True)
     kind: Literal["drop"] = "drop"
     reason: str
 
