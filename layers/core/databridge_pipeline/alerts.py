@@ -13,7 +13,7 @@ from databridge_pipeline.runs import Run
 
 
 class Alert(BaseModel):
-    """One Slack alert. ``key`` identifies it for logs: one alert per run and kind."""
+    """One Slack alert: at most one per run and kind (the run's ledger record says whether it went out)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -29,10 +29,6 @@ class Alert(BaseModel):
     log_url: str | None
     rerun_command: str
     rerun_message: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.table}:{self.run_id}"
 
     @property
     def headline(self) -> str:

@@ -52,7 +52,6 @@ CONNECTIONS: dict[str, Connection] = {
     )
 }
 
-SOURCE_CONNECTIONS = ("databridge",)
 KNACK_CONNECTIONS = ("knack", "knack_test")
 CARTO_CONNECTIONS = ("carto_phl", "carto_gsg")
 DEFAULT_CARTO_CONNECTION = "carto_phl"

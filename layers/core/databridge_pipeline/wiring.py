@@ -5,7 +5,7 @@ A missing or bad variable fails the cold start with the variable's name, not the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,7 @@ from databridge_pipeline.adapters.slack import SlackAlerts, secret_token
 from databridge_pipeline.catalog import Catalog, load_catalog
 from databridge_pipeline.dispatcher import Dispatcher
 from databridge_pipeline.job_events import JobEvents
-from databridge_pipeline.run_actions import AlertSink, RunActions
+from databridge_pipeline.run_actions import RunActions
 from databridge_pipeline.settings import PipelineSettings, SettingsError, settings_from_environ
 from databridge_pipeline.submitter import Submitter
 
@@ -55,30 +55,20 @@ class Services:
     dispatcher: Dispatcher
     submitter: Submitter
     job_events: JobEvents
-    actions: RunActions
 
 
-def build_services(
-    settings: PipelineSettings,
-    env: LambdaEnvironment,
-    catalog: Catalog,
-    alerts: AlertSink | None = None,
-    clock: Callable[[], datetime] | None = None,
-    session: Any = None,
-    endpoint_url: str | None = None,
-) -> Services:
-    """Wire the core to real (or moto) AWS clients; tests and the local run pass their own alerts and clock."""
-    session = session or boto3.session.Session()
+def build_services(settings: PipelineSettings, env: LambdaEnvironment, catalog: Catalog) -> Services:
+    """Wire the core to AWS clients (moto's, under test) and to Slack. Tests and the local run swap the
+    clock afterwards through ``<service>.actions.clock``."""
+    session = boto3.session.Session()
     kwargs: dict[str, Any] = {"config": _AWS_CONFIG, "region_name": env.region}
-    if endpoint_url:
-        kwargs["endpoint_url"] = endpoint_url
     actions = RunActions(
         settings=settings,
         ledger=Ledger(session.resource("dynamodb", **kwargs).Table(env.ledger_table)),
         batch=BatchJobs(session.client("batch", **kwargs)),
         queue=RunQueue(session.client("sqs", **kwargs), env.run_queue_url),
-        alerts=alerts or SlackAlerts(secret_token(env.slack_secret_name), env.slack_channel, env.slack_api_url),
-        clock=clock or (lambda: datetime.now(UTC)),
+        alerts=SlackAlerts(secret_token(env.slack_secret_name), env.slack_channel, env.slack_api_url),
+        clock=lambda: datetime.now(UTC),
         region=env.region,
         log_group=env.batch_log_group,
     )
@@ -86,7 +76,6 @@ def build_services(
         dispatcher=Dispatcher(catalog, actions),
         submitter=Submitter(catalog, actions),
         job_events=JobEvents(catalog, actions),
-        actions=actions,
     )
 
 
