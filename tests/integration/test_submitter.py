@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,18 @@ def test_throttled_submit_job_leaves_the_message_for_a_retry_and_submits_once(st
     assert len(stack.jobs()) == 1
     assert len(calls) == 2
     assert stack.queued() == 0
+
+
+def test_log_lines_carry_the_run_id_as_correlation_id(stack, context, capsys):
+    stack.send(SCHEDULED)
+    log_handler = stack.handler("submitter").logger.registered_handler
+    previous = log_handler.setStream(sys.stdout)
+    try:
+        stack.deliver(stack.receive(), context)
+    finally:
+        log_handler.setStream(previous)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    submitted = next(line for line in lines if line.get("run_status") == "submitted")
+    assert submitted["correlation_id"] == RUN_ID
+    assert submitted["table"] == INSPECTIONS

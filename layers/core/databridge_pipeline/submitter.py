@@ -36,6 +36,7 @@ class Submitter:
             count("MessagesRejected", self.actions.settings.environment)
             raise
         run_id = run_id_for(request, message_id)
+        logger.set_correlation_id(run_id)
         run = self.actions.ledger.get_run(str(table.id), run_id)
         try:
             decision = on_request(run, request, table, run_id, self.actions.clock())
