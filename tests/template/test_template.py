@@ -72,7 +72,7 @@ def test_sam_build_packs_the_handlers_the_core_with_its_manifest_and_the_depende
 
 def test_sam_build_fails_on_a_bad_table_config(tmp_path):
     source = tmp_path / "repo"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".aws-sam", ".git", "*cache*"))
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".bench-venv", ".aws-sam", ".git", "*cache*"))
     bad = source / "table_configs" / "databridge" / "lni" / "broken.yml"
     bad.write_text("schedule_interval: 61 * * * *\n")
 
