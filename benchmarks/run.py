@@ -207,7 +207,7 @@ def bench_imports(work: Path) -> dict[str, Any]:
         "import time, runpy, sys; t = time.perf_counter(); runpy.run_path(sys.argv[1]); "
         "print((time.perf_counter() - t) * 1000)"
     )
-    result: dict[str, Any] = {"ms": {}, "ms_xray": {}, "heaviest": {}, "interpreter": described}
+    result: dict[str, Any] = {"ms": {}, "ms_xray": {}, "imports_only_ms": {}, "heaviest": {}, "interpreter": described}
     for name in ("dispatcher", "submitter", "job_events"):
         app = str(ROOT / "functions" / name / "app.py")
         # The template's default (XRayTracing=false), then with the X-Ray SDK loaded by the Tracer.
@@ -220,19 +220,26 @@ def bench_imports(work: Path) -> dict[str, Any]:
                 )
                 runs.append(float(out.stdout.strip().splitlines()[-1]))
             result[key][name] = statistics.median(runs)
-        trace = subprocess.run(
-            [python, "-X", "importtime", "-c", probe, app],
-            env={**env, "POWERTOOLS_TRACE_DISABLED": "true"}, capture_output=True, text=True, check=True,
-        ).stderr  # fmt: skip
+        totals, trace = [], ""
+        for _ in range(5):
+            trace = subprocess.run(
+                [python, "-X", "importtime", "-c", probe, app],
+                env={**env, "POWERTOOLS_TRACE_DISABLED": "true"}, capture_output=True, text=True, check=True,
+            ).stderr  # fmt: skip
+            totals.append(sum(ms for _, ms in _top_level_imports(trace)))
+        result["imports_only_ms"][name] = statistics.median(totals)
         result["heaviest"][name] = _heaviest_imports(trace)
     return result
 
 
 def _heaviest_imports(trace: str, top: int = 5) -> list[tuple[str, float]]:
-    """Top-level imports by cumulative milliseconds, from ``-X importtime`` output.
+    """Top-level imports by cumulative milliseconds, from ``-X importtime`` output."""
+    return sorted(_top_level_imports(trace), key=lambda entry: -entry[1])[:top]
 
-    Lines read ``import time: self | cumulative | name``, the name indented two spaces per nesting level.
-    """
+
+def _top_level_imports(trace: str) -> list[tuple[str, float]]:
+    """``(module, cumulative ms)`` of each top-level import. Lines read
+    ``import time: self | cumulative | name``, the name indented two spaces per nesting level."""
     entries = []
     for line in trace.splitlines():
         fields = line.removeprefix("import time:").split("|")
@@ -241,7 +248,7 @@ def _heaviest_imports(trace: str, top: int = 5) -> list[tuple[str, float]]:
         name = fields[2]
         if name.startswith(" ") and not name.startswith("  "):
             entries.append((name.strip(), int(fields[1]) / 1000))
-    return sorted(entries, key=lambda entry: -entry[1])[:top]
+    return entries
 
 
 def bench_job_events(count: int = 1000) -> dict[str, Any]:
@@ -322,8 +329,9 @@ def main() -> int:
             "send_message_batch_calls": dispatch["tick"]["send_message_batch_calls"],
             "catch_up_1h": dispatch["catch_up_1h"],
         },
-        "import_ms": imports["ms"],
-        "import_ms_with_xray_tracing": imports["ms_xray"],
+        "import_ms": imports["imports_only_ms"],
+        "cold_start_ms": imports["ms"],
+        "cold_start_ms_with_xray_tracing": imports["ms_xray"],
         "import_interpreter": imports["interpreter"],
         "heaviest_imports_ms": imports["heaviest"],
         "job_event_ms": {"median": events["median"], "p99": events["p99"]},
@@ -356,9 +364,11 @@ def print_report(r: dict[str, Any]) -> None:
          mark(tick["compute_s"] < TARGETS["tick_s"]) + " (< 0.5 s)"),
         (f"dispatch 1-hour catch-up, {tick['catch_up_1h']['due']:,} due",
          f"{tick['catch_up_1h']['compute_s']:.3f} s, {tick['catch_up_1h']['send_message_batch_calls']} calls", ""),
-        *[(f"cold start {name}, tracing off (on)", f"{ms:.0f} ms ({r['import_ms_with_xray_tracing'][name]:.0f} ms)",
-           mark(ms < TARGETS["import_ms"]) + " (< 300 ms)")
+        *[(f"imports of {name} (-X importtime total)", f"{ms:.0f} ms", mark(ms < TARGETS["import_ms"]) + " (< 300 ms)")
           for name, ms in r["import_ms"].items()],
+        *[(f"cold start {name}, tracing off (on)", f"{ms:.0f} ms ({r['cold_start_ms_with_xray_tracing'][name]:.0f} ms)",
+           "imports + AWS clients + manifest")
+          for name, ms in r["cold_start_ms"].items()],
         ("job event -> SubmitJob (median / p99)",
          f"{r['job_event_ms']['median']:.2f} / {r['job_event_ms']['p99']:.2f} ms", ""),
         *[(f"monthly AWS cost, {int(n):,} tables", f"${c:,.2f}", "") for n, c in r["cost_usd_month"].items()],
