@@ -166,7 +166,7 @@ def _throttle_once(submitter: Any) -> list[int]:
     return calls
 
 
-def test_throttled_submit_job_leaves_the_message_for_a_retry_and_submits_once(stack, context):
+def test_throttled_submit_job_leaves_the_message_for_a_retry_and_submits_once(stack, context, caplog):
     submitter = stack.handler("submitter").submitter
     calls = _throttle_once(submitter)
     message_id = stack.send(SCHEDULED)
@@ -175,6 +175,7 @@ def test_throttled_submit_job_leaves_the_message_for_a_retry_and_submits_once(st
 
     assert reply == {"batchItemFailures": [{"itemIdentifier": message_id}]}
     assert stack.jobs() == []
+    assert f"run {RUN_ID} of {INSPECTIONS} not submitted, the message will be retried: ClientError" in caplog.text
     # SubmitJob failed, so no job exists: the redelivery after the visibility timeout submits exactly once.
     stack.after_visibility_timeout()
     assert stack.deliver(stack.receive(), context) == {"batchItemFailures": []}

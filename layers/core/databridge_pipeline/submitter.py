@@ -54,6 +54,12 @@ class Submitter:
                 extra={"table": str(table.id), "run_id": run_id, "run_status": "held_back"},
             )
             return "held_back"
+        except Exception as error:
+            logger.warning(
+                f"run {run_id} of {table.id} not submitted, the message will be retried: {type(error).__name__}: {error}",
+                extra={"table": str(table.id), "run_id": run_id},
+            )
+            raise
         return decision.kind
 
     def _parse(self, body: str) -> tuple[RunRequest, Table]:
