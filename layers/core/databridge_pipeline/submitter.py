@@ -56,7 +56,8 @@ class Submitter:
             return "held_back"
         except Exception as error:
             logger.warning(
-                f"run {run_id} of {table.id} not submitted, the message will be retried: {type(error).__name__}: {error}",
+                f"run {run_id} of {table.id} not submitted, the message will be retried: "
+                f"{type(error).__name__}: {error}",
                 extra={"table": str(table.id), "run_id": run_id},
             )
             raise
