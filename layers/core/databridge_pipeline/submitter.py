@@ -31,19 +31,17 @@ class Submitter:
         """Handle one message; returns what happened (for logs and tests). Raises BadMessage or to retry."""
         try:
             request, table = self._parse(body)
+            run_id = run_id_for(request, message_id)
+            logger.set_correlation_id(run_id)
+            run = self.actions.ledger.get_run(str(table.id), run_id)
+            try:
+                decision = on_request(run, request, table, run_id, self.actions.clock())
+            except RequestRejected as error:
+                raise BadMessage(str(error)) from None
         except BadMessage as error:
             logger.warning(f"rejected message {message_id}: {error}", extra={"message_id": message_id})
             count("MessagesRejected", self.actions.settings.environment)
             raise
-        run_id = run_id_for(request, message_id)
-        logger.set_correlation_id(run_id)
-        run = self.actions.ledger.get_run(str(table.id), run_id)
-        try:
-            decision = on_request(run, request, table, run_id, self.actions.clock())
-        except RequestRejected as error:
-            logger.warning(f"rejected message {message_id}: {error}", extra={"message_id": message_id})
-            count("MessagesRejected", self.actions.settings.environment)
-            raise BadMessage(str(error)) from None
         try:
             self.actions.apply(decision, table)
         except SlotBusy as busy:
