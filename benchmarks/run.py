@@ -198,8 +198,7 @@ def bench_imports(work: Path) -> dict[str, Any]:
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
         "ENVIRONMENT": "prod", "LEDGER_TABLE": "ledger", "RUN_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/runs",
         "S3_BUCKET": "bucket", "EXTRACT_JOB_QUEUE": "q1", "CARTO_JOB_QUEUE": "q2",
-        "DATABRIDGE_EXTRACT_JOB_DEFINITION": "d1", "KNACK_EXTRACT_JOB_DEFINITION": "d2",
-        "CARTO_LOAD_JOB_DEFINITION": "d3",
+        "JOB_DEFINITION_PREFIX": "d",
         "DEFAULT_RETRIES": "2", "SLACK_SECRET_NAME": "s", "SLACK_CHANNEL": "#c",
         "TABLE_CONFIGS": str(work / "manifest_1000.json"),
     }  # fmt: skip

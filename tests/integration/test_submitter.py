@@ -109,7 +109,7 @@ def test_a_poison_message_fails_alone_and_lands_in_the_dlq(stack, context, ten_t
     [
         ({"table": "databridge/lni/inspection"}, "unknown table 'databridge/lni/inspection' (did you mean "),
         ({"table": "databridge/LNI/inspections"}, "table: table id 'databridge/LNI/inspections'"),
-        ({"table": INSPECTIONS, "from_step": "transform"}, "from_step: Input should be 'extract' or 'load'"),
+        ({"table": INSPECTIONS, "from_step": "transform"}, "from_step: Input should be 'extract', 'schema', "),
         ({"table": INSPECTIONS, "attempt": "2"}, "attempt: Input should be a valid integer"),
         ({"table": INSPECTIONS, "priority": "high"}, "priority: Extra inputs are not permitted"),
         ({"table": "databridge/health/clinic_locations", "from_step": "load"}, "has no step 'load'"),

@@ -15,7 +15,7 @@ EXAMPLES = str(Path(__file__).resolve().parents[2] / "table_configs")
 
 def test_validate_passes_the_examples(capsys):
     assert main(["validate", "--configs", EXAMPLES]) == 0
-    assert capsys.readouterr().out.strip() == "4 table config(s) valid"
+    assert capsys.readouterr().out.strip() == "5 table config(s) valid"
 
 
 def test_validate_lists_every_problem_and_exits_1(tmp_path, monkeypatch, capsys):
@@ -53,8 +53,10 @@ def test_due_json_is_sorted_by_time_then_table_and_leaves_out_manual_tables(caps
     assert main(["due", "--configs", EXAMPLES, "--from", "2026-11-24T00:00", "--to", "2026-11-26T00:00", "--json"]) == 0
 
     assert json.loads(capsys.readouterr().out) == [
+        {"table": "airtable/airtable/immigrant_services", "scheduled_for": "2026-11-24T07:30:00Z"},
         {"table": "knack/carto_phl/ppr/ppr_events", "scheduled_for": "2026-11-24T08:45:00Z"},
         {"table": "databridge/lni/inspections", "scheduled_for": "2026-11-24T11:15:00Z"},
+        {"table": "airtable/airtable/immigrant_services", "scheduled_for": "2026-11-25T07:30:00Z"},
         {"table": "knack/carto_phl/ppr/ppr_events", "scheduled_for": "2026-11-25T08:45:00Z"},
         {"table": "databridge/lni/inspections", "scheduled_for": "2026-11-25T11:15:00Z"},
     ]

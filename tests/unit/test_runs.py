@@ -33,7 +33,7 @@ REQUEST = RunRequest.model_validate({"table": "databridge/lni/permits", "trigger
 
 
 def started() -> Run:
-    decision = on_request(None, REQUEST, TABLE, "scheduled-20261124T1103Z", NOW)
+    decision = on_request(None, REQUEST, TABLE, "scheduled-20261124T1103Z", NOW, "legacy")
     assert isinstance(decision, Start)
     return decision.run
 
@@ -57,17 +57,17 @@ def test_a_new_request_starts_a_run_at_its_first_step():
 
 
 def test_from_step_starts_at_that_step_and_an_unknown_step_is_rejected():
-    load_only = on_request(None, REQUEST.model_copy(update={"from_step": "load"}), TABLE, "manual-1", NOW)
+    load_only = on_request(None, REQUEST.model_copy(update={"from_step": "load"}), TABLE, "manual-1", NOW, "legacy")
     assert isinstance(load_only, Start)
     assert [s.name for s in load_only.run.steps] == ["load"]
 
     extract_only = TABLE.model_copy(update={"config": TableConfig(upload_to_carto=False)})
     with pytest.raises(RequestRejected, match="has no step 'load'"):
-        on_request(None, REQUEST.model_copy(update={"from_step": "load"}), extract_only, "manual-2", NOW)
+        on_request(None, REQUEST.model_copy(update={"from_step": "load"}), extract_only, "manual-2", NOW, "legacy")
 
 
 def test_a_duplicate_request_for_a_run_in_progress_is_dropped():
-    decision = on_request(submitted(started()), REQUEST, TABLE, "scheduled-20261124T1103Z", NOW)
+    decision = on_request(submitted(started()), REQUEST, TABLE, "scheduled-20261124T1103Z", NOW, "legacy")
 
     assert isinstance(decision, Drop)
 
@@ -75,8 +75,8 @@ def test_a_duplicate_request_for_a_run_in_progress_is_dropped():
 def test_a_step_left_submitting_is_taken_over_only_after_the_lease():
     run = started()
 
-    assert isinstance(on_request(run, REQUEST, TABLE, run.run_id, NOW + timedelta(minutes=1)), Wait)
-    late = on_request(run, REQUEST, TABLE, run.run_id, NOW + SUBMIT_LEASE + timedelta(seconds=1))
+    assert isinstance(on_request(run, REQUEST, TABLE, run.run_id, NOW + timedelta(minutes=1), "legacy"), Wait)
+    late = on_request(run, REQUEST, TABLE, run.run_id, NOW + SUBMIT_LEASE + timedelta(seconds=1), "legacy")
     assert isinstance(late, Submit)
     assert late.run.step.attempts == 1
 
@@ -85,7 +85,7 @@ def test_a_released_lease_is_taken_over_at_once():
     run = started()
     released = run.with_step(run.step.model_copy(update={"since": None}), NOW)
 
-    decision = on_request(released, REQUEST, TABLE, run.run_id, NOW)
+    decision = on_request(released, REQUEST, TABLE, run.run_id, NOW, "legacy")
 
     assert isinstance(decision, Submit)
 
@@ -111,7 +111,7 @@ def test_failure_retries_while_retries_remain_then_fails_with_a_pending_alert():
     assert (first.request.attempt, first.request.from_step, first.delay_seconds) == (2, "extract", 300)
     assert first.run.step.status == "retry_pending"
 
-    retried = on_request(first.run, first.request, TABLE, run.run_id, NOW)
+    retried = on_request(first.run, first.request, TABLE, run.run_id, NOW, "legacy")
     assert isinstance(retried, Submit)
     second = submitted(retried.run, "job-2")
     final = on_job_outcome(
@@ -125,10 +125,10 @@ def test_a_duplicate_retry_request_is_dropped():
     run = submitted(started())
     retry = on_job_outcome(run, outcome(run, "FAILED"), retries=2, retry_delay_minutes=5, now=NOW)
     assert isinstance(retry, ScheduleRetry)
-    taken = on_request(retry.run, retry.request, TABLE, run.run_id, NOW)
+    taken = on_request(retry.run, retry.request, TABLE, run.run_id, NOW, "legacy")
     assert isinstance(taken, Submit)
 
-    again = on_request(submitted(taken.run, "job-2"), retry.request, TABLE, run.run_id, NOW)
+    again = on_request(submitted(taken.run, "job-2"), retry.request, TABLE, run.run_id, NOW, "legacy")
 
     assert isinstance(again, Drop)
 

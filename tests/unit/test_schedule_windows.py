@@ -31,11 +31,14 @@ def test_a_week_of_the_example_configs_fires_when_computed_by_hand():
     inspections = [utc(2026, 11, day, 11, 15) for day in range(23, 30)]
     # knack/carto_phl/ppr/ppr_events: 08:45 UTC, Tuesday (2) to Saturday (6): the 24th to the 28th.
     ppr_events = [utc(2026, 11, day, 8, 45) for day in range(24, 29)]
+    # airtable/airtable/immigrant_services: 07:30 UTC every day.
+    immigrant_services = [utc(2026, 11, day, 7, 30) for day in range(23, 30)]
     # databridge/opa/assessment_history: first Sunday of Jan/Apr/Jul/Oct: none this week.
     # databridge/health/clinic_locations: manual only: never.
     expected = sorted(
         [("databridge/lni/inspections", t) for t in inspections]
-        + [("knack/carto_phl/ppr/ppr_events", t) for t in ppr_events],
+        + [("knack/carto_phl/ppr/ppr_events", t) for t in ppr_events]
+        + [("airtable/airtable/immigrant_services", t) for t in immigrant_services],
         key=lambda run: (run[1], run[0]),
     )
     assert runs == expected

@@ -15,8 +15,9 @@ from typing import Any
 from databridge_pipeline.catalog import write_manifest
 from databridge_pipeline.config import ConfigError, Table, check_tables, load_tables
 from databridge_pipeline.schedule import Window, due_runs, next_fire_time
-from databridge_pipeline.settings import settings_for
-from databridge_pipeline.steps import plan_steps, run_job_requests
+from databridge_pipeline.settings import CommandSet, settings_for
+from databridge_pipeline.step_kinds import COMMAND_SETS, STEP_NAMES
+from databridge_pipeline.steps import run_job_requests, step_names
 
 DEFAULT_CONFIGS = "table_configs"
 
@@ -47,6 +48,14 @@ def parse_time(text: str) -> datetime:
 
 def _configs_dir(args: argparse.Namespace) -> Path:
     return Path(args.configs or os.environ.get("DATABRIDGE_CONFIGS") or DEFAULT_CONFIGS)
+
+
+def _command_set(args: argparse.Namespace) -> CommandSet:
+    """``--command-set``, else the environment's ``COMMAND_SET``, else legacy (as the template's default)."""
+    chosen = getattr(args, "command_set", None) or os.environ.get("COMMAND_SET") or "legacy"
+    if chosen not in COMMAND_SETS:
+        raise UsageError(f"COMMAND_SET {chosen!r} is not one of {', '.join(COMMAND_SETS)}")
+    return chosen
 
 
 def _tables(args: argparse.Namespace) -> list[Table]:
@@ -87,7 +96,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
                 "schedule": cron or "manual",
                 "timezone": table.config.timezone,
                 "next_run": iso_utc(next_fire_time(cron, table.config.timezone, now)) if cron else None,
-                "steps": [step.name for step in plan_steps(table)],
+                "steps": step_names(table, _command_set(args)),
             }
         )
     if args.json:
@@ -119,8 +128,7 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 def cmd_commands(args: argparse.Namespace) -> int:
     table = find_table(_tables(args), args.table)
-    overrides = {"COMMAND_SET": args.command_set} if args.command_set else None
-    requests = run_job_requests(table, settings_for(args.env, overrides), args.run_id)
+    requests = run_job_requests(table, settings_for(args.env, {"COMMAND_SET": _command_set(args)}), args.run_id)
     if args.json:
         print(json.dumps([r.model_dump() for r in requests], indent=2))
         return 0
@@ -151,8 +159,9 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     from databridge_pipeline import operators
 
     table = find_table(_tables(args), args.table)
-    if args.from_step and args.from_step not in [step.name for step in plan_steps(table)]:
-        steps = ", ".join(step.name for step in plan_steps(table))
+    names = step_names(table, _command_set(args))
+    if args.from_step and args.from_step not in names:
+        steps = ", ".join(names)
         raise UsageError(f"{table.id} has no step {args.from_step!r} (its steps: {steps})")
     queue_url = args.queue_url or _stack_output(args, operators.QUEUE_OUTPUT)
     request, message_id = operators.send_rerun(str(table.id), args.from_step, queue_url, args.region, args.endpoint_url)
@@ -241,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     tables = add("tables", "list every table: source, schedule, timezone, next run, steps")
     tables.add_argument("--json", action="store_true", help="print JSON")
     tables.add_argument("--now", metavar="TIME", help="compute next runs from this time (default: now)")
+    tables.add_argument("--command-set", choices=COMMAND_SETS, help="steps in this CLI generation (default: legacy)")
     tables.set_defaults(run=cmd_tables)
 
     due = add("due", "the runs a dispatcher sends for the window FROM < fire time <= TO")
@@ -253,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_cmd = add("commands", "the AWS Batch SubmitJob requests of one run of TABLE, step by step")
     commands_cmd.add_argument("table", metavar="TABLE", help="table id, e.g. databridge/lni/permits")
     commands_cmd.add_argument("--env", choices=["dev", "prod"], default="dev")
-    commands_cmd.add_argument("--command-set", choices=["legacy", "current"], help="CLI generation (default: legacy)")
+    commands_cmd.add_argument("--command-set", choices=COMMAND_SETS, help="CLI generation (default: legacy)")
     commands_cmd.add_argument("--run-id", default="preview", help="run id to put in tags (default: preview)")
     commands_cmd.add_argument("--json", action="store_true", help="print the requests as JSON")
     commands_cmd.set_defaults(run=cmd_commands)
@@ -278,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rerun = add("rerun", "send a run request for TABLE to the stack's run queue")
     rerun.add_argument("table", metavar="TABLE", help="table id, e.g. databridge/lni/permits")
-    rerun.add_argument("--from-step", choices=["extract", "load"], help="start at this step (default: the first)")
+    rerun.add_argument("--from-step", choices=STEP_NAMES, help="start at this step (default: the first)")
+    rerun.add_argument("--command-set", choices=COMMAND_SETS, help="the stack's CLI generation (default: legacy)")
     rerun.add_argument("--queue-url", metavar="URL", help="the run queue (default: the stack's RunQueueUrl output)")
     add_aws(rerun)
     rerun.set_defaults(run=cmd_rerun)

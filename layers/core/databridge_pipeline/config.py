@@ -1,8 +1,8 @@
 """Table configs: the models, and loading them from ``table_configs/`` with ``file:line`` problems.
 
 The legacy Airflow configs must drop in unchanged, so the keys are the legacy ones plus a few optional new
-ones. A config's identity comes from its path: ``databridge/<schema>/<table>.yml`` or
-``knack/<carto_conn>/<schema>/<table>.yml``.
+ones. A config's identity comes from its path: ``databridge/<schema>/<table>.yml``,
+``knack/<carto_conn>/<schema>/<table>.yml`` or ``airtable/<schema>/<table>.yml``.
 """
 
 from __future__ import annotations
@@ -33,17 +33,19 @@ from databridge_pipeline.connections import (
     DEFAULT_CARTO_CONNECTION,
     KNACK_CONNECTIONS,
 )
+from databridge_pipeline.step_kinds import CARTO_LOAD, ChainContext, StepEntry, chain_problems, derived_chain
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 COLUMN_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
 CARTO_USER_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
-Source = Literal["databridge", "knack"]
+Source = Literal["databridge", "knack", "airtable"]
 
 YamlLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class TableId(BaseModel):
-    """``databridge/<schema>/<table>`` or ``knack/<carto_conn>/<schema>/<table>``; a plain string on the wire."""
+    """``databridge/<schema>/<table>``, ``knack/<carto_conn>/<schema>/<table>`` or ``airtable/<schema>/<table>``;
+    a plain string on the wire."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -69,14 +71,14 @@ class TableId(BaseModel):
     def __str__(self) -> str:
         if self.source == "knack":
             return f"knack/{self.carto_conn}/{self.schema_name}/{self.name}"
-        return f"databridge/{self.schema_name}/{self.name}"
+        return f"{self.source}/{self.schema_name}/{self.name}"
 
 
 def _parse_table_id(value: str) -> dict[str, Any]:
     parts = value.split("/")
-    shapes = "databridge/<schema>/<table> or knack/<carto_conn>/<schema>/<table>"
-    if parts[0] == "databridge" and len(parts) == 3:
-        fields: dict[str, Any] = {"source": "databridge", "schema_name": parts[1], "name": parts[2]}
+    shapes = "databridge/<schema>/<table>, knack/<carto_conn>/<schema>/<table> or airtable/<schema>/<table>"
+    if parts[0] in ("databridge", "airtable") and len(parts) == 3:
+        fields: dict[str, Any] = {"source": parts[0], "schema_name": parts[1], "name": parts[2]}
     elif parts[0] == "knack" and len(parts) == 4:
         fields = {"source": "knack", "carto_conn": parts[1], "schema_name": parts[2], "name": parts[3]}
     else:
@@ -109,7 +111,8 @@ def timezone_problem(name: str) -> str | None:
 
 
 class TableConfig(BaseModel):
-    """One table's YAML file: the legacy keys unchanged, plus optional ``timezone`` and retry/timeout keys."""
+    """One table's YAML file: the legacy keys unchanged, plus optional ``timezone``, retry/timeout keys,
+    ``source_schema`` (the Postgres schema, when the usual spelling is wrong) and ``steps`` (a chain)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -125,6 +128,8 @@ class TableConfig(BaseModel):
     retries: int | None = Field(default=None, ge=0, le=10)
     retry_delay_minutes: int | None = Field(default=None, ge=0, le=15)
     timeout_minutes: int = Field(default=240, ge=1, le=24 * 60)
+    source_schema: str | None = Field(default=None, pattern=NAME_PATTERN.pattern)
+    steps: list[StepEntry] | None = Field(default=None, min_length=1)
 
     @field_validator("schedule_interval")
     @classmethod
@@ -171,6 +176,12 @@ def _all_match(values: list[str], pattern: re.Pattern[str]) -> list[str]:
     return values
 
 
+DIGIT_WORDS = {
+    "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four",
+    "5": "five", "6": "six", "7": "seven", "8": "eight", "9": "nine",
+}  # fmt: skip
+
+
 class Table(BaseModel):
     """A validated table: its id, its config and the file it came from."""
 
@@ -183,6 +194,31 @@ class Table(BaseModel):
     @property
     def carto_conn(self) -> str:
         return self.id.carto_conn or self.config.carto_conn_id or DEFAULT_CARTO_CONNECTION
+
+    @property
+    def chain(self) -> list[StepEntry]:
+        """The table's steps: its ``steps:`` key, else the chain its legacy keys give."""
+        if self.config.steps is not None:
+            return self.config.steps
+        return derived_chain(self.id.source, self.config.upload_to_carto)
+
+    @property
+    def chain_context(self) -> ChainContext:
+        return ChainContext(
+            table=self.id.name,
+            staging_schema=self.staging_schema,
+            knack_conn=self.config.knack_conn_id,
+            carto_conn=self.carto_conn,
+        )
+
+    @property
+    def postgres_schema(self) -> str:
+        """The schema as the City's Postgres spells it: ``source_schema``, else the folder's name with an
+        all-digit name spelled out (``311`` -> ``threeoneone``), as the legacy S3-to-Postgres operator did."""
+        if self.config.source_schema:
+            return self.config.source_schema
+        name = self.id.schema_name
+        return "".join(DIGIT_WORDS[c] for c in name) if name.isdigit() else name
 
     @property
     def staging_schema(self) -> str:
@@ -215,11 +251,20 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+Where = tuple[str | int, ...]  # a path into a config file: ("retries",), ("steps", 1, "kind")
+
+
 @dataclass
 class _Parsed:
     data: Any
-    key_lines: dict[str, int]
-    item_lines: dict[tuple[str, int], int]
+    lines: dict[Where, int]  # the line of each key, list item, and key of a list item's mapping
+
+    def line(self, where: Where) -> int:
+        """The line of the deepest part of ``where`` the file has (1 when it has none of it)."""
+        for depth in range(len(where), 0, -1):
+            if where[:depth] in self.lines:
+                return self.lines[where[:depth]]
+        return 1
 
 
 KNOWN_KEYS = tuple(TableConfig.model_fields)
@@ -277,18 +322,33 @@ def load_table(path: Path, root: Path) -> tuple[Table | None, list[ConfigProblem
     try:
         config = TableConfig.model_validate(parsed.data)
     except ValidationError as error:
-        return None, [ConfigProblem(shown, *_locate(e, parsed)) for e in error.errors()]
+        located = [ConfigProblem(shown, *_locate(e, parsed)) for e in error.errors()]
+        return None, list(dict.fromkeys(located))
     problems = [
-        ConfigProblem(shown, parsed.key_lines.get(key, 1), message)
-        for key, message in cross_field_problems(table_id, config)
+        ConfigProblem(shown, parsed.line(where), message) for where, message in cross_field_problems(table_id, config)
     ]
     if problems:
         return None, problems
     return Table(id=table_id, config=config, source_file=shown), []
 
 
-def cross_field_problems(table_id: TableId, config: TableConfig) -> list[tuple[str, str]]:
-    """Rules that span keys or the file's path; each is ``(key to point at, message)``."""
+def cross_field_problems(table_id: TableId, config: TableConfig) -> list[tuple[Where, str]]:
+    """Rules that span keys or the file's path, and the step chain; each is ``(where to point, message)``."""
+    problems: list[tuple[Where, str]] = [((key,), message) for key, message in _key_problems(table_id, config)]
+    if config.steps is not None:
+        for key in ("upload_to_carto",):
+            if key in config.model_fields_set:
+                problems.append(((key,), f"with steps:, a {CARTO_LOAD} step says whether to load to Carto; drop {key}"))
+        if any(step.kind == CARTO_LOAD for step in config.steps) and not config.carto_users:
+            index = next(i for i, step in enumerate(config.steps) if step.kind == CARTO_LOAD)
+            problems.append((("steps", index, "kind"), f"{CARTO_LOAD} needs carto_users (who may read the table)"))
+    if not problems:
+        table = Table(id=table_id, config=config)
+        problems += [(p.where, p.message) for p in chain_problems(table.chain, table.chain_context)]
+    return problems
+
+
+def _key_problems(table_id: TableId, config: TableConfig) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if table_id.source == "knack":
         if config.knack_object_id is None:
@@ -306,7 +366,9 @@ def cross_field_problems(table_id: TableId, config: TableConfig) -> list[tuple[s
     else:
         for key in ("knack_object_id", "knack_conn_id"):
             if getattr(config, key) is not None:
-                problems.append((key, f"{key} belongs to knack tables; this is a databridge table"))
+                problems.append((key, f"{key} belongs to knack tables; this is a {table_id.source} table"))
+    if config.source_schema is not None and table_id.source != "databridge":
+        problems.append(("source_schema", f"source_schema is a Databridge schema; this is a {table_id.source} table"))
     if config.knack_conn_id is not None and config.knack_conn_id not in KNACK_CONNECTIONS:
         problems.append(
             ("knack_conn_id", f"unknown connection id {config.knack_conn_id!r} (known: {_ids(KNACK_CONNECTIONS)})")
@@ -315,7 +377,7 @@ def cross_field_problems(table_id: TableId, config: TableConfig) -> list[tuple[s
     if carto is not None and carto not in CARTO_CONNECTIONS:
         key = "carto_conn_id" if config.carto_conn_id else ""
         problems.append((key, f"unknown connection id {carto!r} (known: {_ids(CARTO_CONNECTIONS)})"))
-    if config.upload_to_carto and not config.carto_users:
+    if config.upload_to_carto and not config.carto_users and config.steps is None:
         problems.append(("upload_to_carto", "upload_to_carto is true but carto_users is empty"))
     return problems
 
@@ -334,17 +396,24 @@ def _locate(error: Any, parsed: _Parsed) -> tuple[int, str]:
     """Turn one pydantic error into ``(line, message)`` in the words of the YAML file."""
     loc = error["loc"]
     key = str(loc[0]) if loc else ""
-    line = parsed.key_lines.get(key, 1)
-    if len(loc) > 1 and isinstance(loc[1], int):
-        line = parsed.item_lines.get((key, loc[1]), line)
+    line = parsed.line(tuple(loc))
+    if key == "steps" and len(loc) > 2:
+        option = str(loc[2])
+        if len(loc) > 3 and loc[3] in ("str", "list[str]"):  # an option is one name or a list of names
+            return line, f"steps: item {loc[1] + 1}: {option}: a name or a list of names, got {error['input']!r}"
+        return line, f"steps: item {loc[1] + 1}: {option}: {_message(error)}"
     if error["type"] == "extra_forbidden":
         guess = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
         hint = f" (did you mean {guess[0]!r}?)" if guess else f" (known keys: {', '.join(KNOWN_KEYS)})"
         return line, f"unknown key {key!r}{hint}"
+    return line, f"{key}: {_message(error)}"
+
+
+def _message(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"].endswith("_type") or error["type"] in ("greater_than_equal", "less_than_equal"):
         message = f"{message}, got {error['input']!r}"
-    return line, f"{key}: {message}"
+    return message
 
 
 class _YamlProblem(Exception):
@@ -359,9 +428,8 @@ def _parse_yaml(text: str) -> _Parsed:
     try:
         node = loader.get_single_node()
         if node is None:
-            return _Parsed(None, {}, {})
-        key_lines, item_lines = _lines(node)
-        return _Parsed(loader.construct_document(node), key_lines, item_lines)
+            return _Parsed(None, {})
+        return _Parsed(loader.construct_document(node), _lines(node))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
@@ -372,21 +440,23 @@ def _parse_yaml(text: str) -> _Parsed:
         loader.dispose()
 
 
-def _lines(node: yaml.Node) -> tuple[dict[str, int], dict[tuple[str, int], int]]:
-    key_lines: dict[str, int] = {}
-    item_lines: dict[tuple[str, int], int] = {}
+def _lines(node: yaml.Node) -> dict[Where, int]:
+    lines: dict[Where, int] = {}
     if not isinstance(node, yaml.MappingNode):
-        return key_lines, item_lines
+        return lines
     for key_node, value_node in node.value:
         key = str(key_node.value)
         line = key_node.start_mark.line + 1
-        if key in key_lines:
-            raise _YamlProblem(line, f"duplicate key {key!r} (first at line {key_lines[key]})")
-        key_lines[key] = line
+        if (key,) in lines:
+            raise _YamlProblem(line, f"duplicate key {key!r} (first at line {lines[(key,)]})")
+        lines[(key,)] = line
         if isinstance(value_node, yaml.SequenceNode):
             for index, item in enumerate(value_node.value):
-                item_lines[(key, index)] = item.start_mark.line + 1
-    return key_lines, item_lines
+                lines[(key, index)] = item.start_mark.line + 1
+                if isinstance(item, yaml.MappingNode):
+                    for item_key, _ in item.value:
+                        lines[(key, index, str(item_key.value))] = item_key.start_mark.line + 1
+    return lines
 
 
 def display_path(path: Path) -> str:

@@ -7,7 +7,11 @@ the variables by name, so no credential ever travels in a SubmitJob request, a m
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
+
+ConnectionType = Literal["databridge", "knack", "carto", "airtable", "ais"]
 
 
 class SecretField(BaseModel):
@@ -20,11 +24,12 @@ class SecretField(BaseModel):
 
 
 class Connection(BaseModel):
-    """A legacy connection id and where its credentials live."""
+    """A legacy connection id, what it connects to, and where its credentials live."""
 
     model_config = ConfigDict(frozen=True)
 
     conn_id: str
+    type: ConnectionType
     secret_name: str
     fields: dict[str, SecretField]
 
@@ -32,10 +37,11 @@ class Connection(BaseModel):
         return self.fields[field].env_var
 
 
-def _connection(conn_id: str, secret_name: str, *json_keys: str) -> Connection:
+def _connection(conn_id: str, type_: ConnectionType, secret_name: str, *json_keys: str) -> Connection:
     """Environment variables are named ``<CONN_ID>_<JSON_KEY>``, e.g. ``CARTO_PHL_CONNECTION_STRING``."""
     return Connection(
         conn_id=conn_id,
+        type=type_,
         secret_name=secret_name,
         fields={key: SecretField(env_var=f"{conn_id}_{key}".upper(), json_key=key) for key in json_keys},
     )
@@ -44,14 +50,24 @@ def _connection(conn_id: str, secret_name: str, *json_keys: str) -> Connection:
 CONNECTIONS: dict[str, Connection] = {
     c.conn_id: c
     for c in (
-        _connection("databridge", "databridge", "connection_string"),
-        _connection("knack", "knack-ppr", "app_id", "api_key"),
-        _connection("knack_test", "knack-ppr-test", "app_id", "api_key"),
-        _connection("carto_phl", "carto-prod", "connection_string"),
-        _connection("carto_gsg", "carto-dev", "connection_string"),
+        _connection("databridge", "databridge", "databridge", "connection_string"),
+        _connection("knack", "knack", "knack-ppr", "app_id", "api_key"),
+        _connection("knack_test", "knack", "knack-ppr-test", "app_id", "api_key"),
+        _connection("carto_phl", "carto", "carto-prod", "connection_string"),
+        _connection("carto_gsg", "carto", "carto-dev", "connection_string"),
+        # The legacy Airflow connections of the airtable_to_carto DAG: Airtable's app id and token (login and
+        # password there), and AIS's URL, key and user (host, password and login there).
+        _connection("airtable", "airtable", "airtable", "app_id", "token"),
+        _connection("ais", "ais", "ais", "url", "key", "user"),
     )
 }
 
-KNACK_CONNECTIONS = ("knack", "knack_test")
-CARTO_CONNECTIONS = ("carto_phl", "carto_gsg")
+
+def connections_of_type(type_: str) -> tuple[str, ...]:
+    """The connection ids of one type, in the order above."""
+    return tuple(c.conn_id for c in CONNECTIONS.values() if c.type == type_)
+
+
+KNACK_CONNECTIONS = connections_of_type("knack")
+CARTO_CONNECTIONS = connections_of_type("carto")
 DEFAULT_CARTO_CONNECTION = "carto_phl"

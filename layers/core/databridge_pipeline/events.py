@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from databridge_pipeline.runs import JobOutcome
+from databridge_pipeline.step_kinds import STEP_NAMES
 
 
 class BatchContainer(BaseModel):
@@ -83,7 +84,7 @@ def job_outcome(event: BatchJobStateChange, our_queues: set[str]) -> JobOutcome 
     tags = detail.tags
     if detail.status not in TERMINAL or queue_name not in our_queues:
         return None
-    if not {"table", "run_id", "step"} <= tags.keys() or tags["step"] not in ("extract", "load"):
+    if not {"table", "run_id", "step"} <= tags.keys() or tags["step"] not in STEP_NAMES:
         return None
     container = detail.container or (detail.attempts[-1].container if detail.attempts else None)
     return JobOutcome(

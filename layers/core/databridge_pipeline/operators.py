@@ -12,8 +12,9 @@ import boto3
 
 from databridge_pipeline.adapters.ledger import Ledger
 from databridge_pipeline.adapters.run_queue import RunQueue
-from databridge_pipeline.run_request import RunRequest, StepName
+from databridge_pipeline.run_request import RunRequest
 from databridge_pipeline.runs import Run
+from databridge_pipeline.step_kinds import StepName
 
 QUEUE_OUTPUT = "RunQueueUrl"
 LEDGER_OUTPUT = "LedgerTableName"

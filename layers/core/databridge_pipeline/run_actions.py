@@ -73,7 +73,8 @@ class RunActions:
         return self.ledger.save_run(run.model_copy(update={field: "sent", "updated_at": self.clock()}))
 
     def _submit(self, run: Run, table: Table) -> Run:
-        step = next(step for step in plan_steps(table) if step.name == run.step.name)
+        steps = plan_steps(table, self.settings.command_set)
+        step = next(step for step in steps if step.name == run.step.name)
         request = job_request(table, step, self.settings, run.run_id)
         try:
             job_id = self.batch.submit(request)

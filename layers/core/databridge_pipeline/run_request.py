@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from databridge_pipeline.config import TableId
 from databridge_pipeline.schedule import as_utc
+from databridge_pipeline.step_kinds import StepName
 
-StepName = Literal["extract", "load"]
 Trigger = Literal["schedule", "manual", "retry"]
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+=@-]{0,99}$"
 

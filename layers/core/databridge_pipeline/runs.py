@@ -14,8 +14,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.config import Table, TableId
-from databridge_pipeline.run_request import RunRequest, StepName, Trigger
-from databridge_pipeline.steps import plan_steps
+from databridge_pipeline.run_request import RunRequest, Trigger
+from databridge_pipeline.settings import CommandSet
+from databridge_pipeline.step_kinds import StepName
+from databridge_pipeline.steps import step_names
 
 StepStatus = Literal["pending", "submitting", "submitted", "retry_pending", "succeeded", "failed"]
 RunStatus = Literal["running", "succeeded", "failed"]
@@ -151,12 +153,14 @@ class RequestRejected(ValueError):
     """A request that can never succeed (e.g. a step the table does not have)."""
 
 
-def on_request(run: Run | None, request: RunRequest, table: Table, run_id: str, now: datetime) -> Decision:
+def on_request(
+    run: Run | None, request: RunRequest, table: Table, run_id: str, now: datetime, command_set: CommandSet
+) -> Decision:
     """A run request arrived (scheduled, manual, or a retry we sent ourselves)."""
     if run is None:
         if request.trigger == "retry":
             return Drop(reason=f"retry for run {run_id}, which the ledger does not have")
-        return Start(run=new_run(table, request, run_id, now))
+        return Start(run=new_run(table, request, run_id, now, command_set))
     if run.finished:
         return Drop(reason=f"run {run_id} already {run.status}")
     step = run.step
@@ -226,8 +230,8 @@ def stuck_runs(runs: list[Run], timeouts: dict[str, int], now: datetime) -> list
     return stuck
 
 
-def new_run(table: Table, request: RunRequest, run_id: str, now: datetime) -> Run:
-    names = [step.name for step in plan_steps(table)]
+def new_run(table: Table, request: RunRequest, run_id: str, now: datetime, command_set: CommandSet) -> Run:
+    names = step_names(table, command_set)
     if request.from_step is not None:
         if request.from_step not in names:
             raise RequestRejected(f"{table.id} has no step {request.from_step!r} (its steps: {', '.join(names)})")

@@ -27,11 +27,13 @@ class PipelineSettings(BaseModel):
     command_set: CommandSet = Field(default="legacy", alias="COMMAND_SET")
     extract_job_queue: str = Field(alias="EXTRACT_JOB_QUEUE", min_length=1)
     carto_job_queue: str = Field(alias="CARTO_JOB_QUEUE", min_length=1)
-    databridge_extract_job_definition: str = Field(alias="DATABRIDGE_EXTRACT_JOB_DEFINITION", min_length=1)
-    knack_extract_job_definition: str = Field(alias="KNACK_EXTRACT_JOB_DEFINITION", min_length=1)
-    carto_load_job_definition: str = Field(alias="CARTO_LOAD_JOB_DEFINITION", min_length=1)
+    job_definition_prefix: str = Field(alias="JOB_DEFINITION_PREFIX", min_length=1)
     default_retries: int = Field(alias="DEFAULT_RETRIES", ge=0, le=10)
     default_retry_delay_minutes: int = Field(default=5, alias="DEFAULT_RETRY_DELAY_MINUTES", ge=0, le=15)
+
+    def job_definition(self, step_kind: str) -> str:
+        """One job definition per step kind: ``<prefix>-<kind with dashes>``, e.g. ``...-carto-load``."""
+        return f"{self.job_definition_prefix}-{step_kind.replace('_', '-')}"
 
 
 def default_settings(environment: EnvironmentName) -> dict[str, str]:
@@ -43,9 +45,7 @@ def default_settings(environment: EnvironmentName) -> dict[str, str]:
         "COMMAND_SET": "legacy",
         "EXTRACT_JOB_QUEUE": f"{prefix}-extract",
         "CARTO_JOB_QUEUE": f"{prefix}-carto",
-        "DATABRIDGE_EXTRACT_JOB_DEFINITION": f"{prefix}-databridge-extract",
-        "KNACK_EXTRACT_JOB_DEFINITION": f"{prefix}-knack-extract",
-        "CARTO_LOAD_JOB_DEFINITION": f"{prefix}-carto-load",
+        "JOB_DEFINITION_PREFIX": prefix,
         # Legacy: 2 retries 5 minutes apart in prod, none in dev.
         "DEFAULT_RETRIES": "2" if environment == "prod" else "0",
         "DEFAULT_RETRY_DELAY_MINUTES": "5",

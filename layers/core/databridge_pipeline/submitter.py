@@ -35,7 +35,9 @@ class Submitter:
             logger.set_correlation_id(run_id)
             run = self.actions.ledger.get_run(str(table.id), run_id)
             try:
-                decision = on_request(run, request, table, run_id, self.actions.clock())
+                decision = on_request(
+                    run, request, table, run_id, self.actions.clock(), self.actions.settings.command_set
+                )
             except RequestRejected as error:
                 raise BadMessage(str(error)) from None
         except BadMessage as error:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from databridge_pipeline.config import YamlLoader
-
-StepName = Literal["extract", "load"]
+from databridge_pipeline.step_kinds import STEP_NAMES, StepName
 
 
 class Window(BaseModel):
@@ -77,8 +75,8 @@ class Scenario(BaseModel):
     @model_validator(mode="after")
     def _durations(self) -> Scenario:
         for step, minutes in self.step_minutes.items():
-            if step not in ("extract", "load"):
-                raise ValueError(f"step_minutes: unknown step {step!r} (extract or load)")
+            if step not in STEP_NAMES:
+                raise ValueError(f"step_minutes: unknown step {step!r} (one of {', '.join(STEP_NAMES)})")
             if minutes < 1:
                 raise ValueError(f"step_minutes.{step} must be at least 1")
         return self

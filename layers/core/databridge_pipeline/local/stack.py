@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.settings import default_settings
+from databridge_pipeline.settings import PipelineSettings, default_settings
+from databridge_pipeline.step_kinds import step_kinds
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -117,9 +118,10 @@ def _create_batch(names: dict[str, str]) -> None:
             priority=1,
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute["computeEnvironmentArn"]}],
         )
-    for key in ("DATABRIDGE_EXTRACT_JOB_DEFINITION", "KNACK_EXTRACT_JOB_DEFINITION", "CARTO_LOAD_JOB_DEFINITION"):
+    settings = PipelineSettings.model_validate(names)
+    for kind in step_kinds():
         batch.register_job_definition(
-            jobDefinitionName=names[key],
+            jobDefinitionName=settings.job_definition(kind),
             type="container",
             containerProperties={"image": "databridge-etl-tools", "vcpus": 1, "memory": 2048, "command": ["true"]},
         )

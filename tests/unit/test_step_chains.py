@@ -1,0 +1,257 @@
+"""Step chains: derived from the legacy keys or given in ``steps:``, checked at file:line, and what they run."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from databridge_pipeline.config import Table, TableConfig, TableId, check_tables, load_tables
+from databridge_pipeline.settings import settings_for
+from databridge_pipeline.step_kinds import StepEntry
+from databridge_pipeline.steps import run_job_requests, step_names
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"
+LEGACY = settings_for("prod")
+CURRENT = settings_for("prod", {"COMMAND_SET": "current"})
+BUCKET = LEGACY.s3_bucket
+
+
+def words(command: list[str]) -> list[str]:
+    assert command[:2] == ["bash", "-c"]
+    return shlex.split(command[2])[1:]
+
+
+def table(table_id: str, **config: object) -> Table:
+    return Table(id=TableId.parse(table_id), config=TableConfig.model_validate(config))
+
+
+def option(argv: list[str], name: str) -> str:
+    """The value of ``--name VALUE`` in a current-set command."""
+    return argv[argv.index(name) + 1]
+
+
+LOADED = {"upload_to_carto": True, "carto_users": ["publicuser"]}
+KNACK = {**LOADED, "knack_object_id": 12, "knack_conn_id": "knack"}
+AIRTABLE = table(
+    "airtable/airtable/immigrant_services",
+    carto_users=["publicuser", "tileuser"],
+    steps=[
+        StepEntry(kind="airtable_extract"),
+        StepEntry.model_validate(
+            {
+                "kind": "ais_geocode",
+                "query_fields": ["street_address"],
+                "ais_fields": ["lat", "lon", "shape"],
+                "output": "oia_services",
+            }
+        ),
+        StepEntry.model_validate({"kind": "carto_load", "carto_table": "oia_services"}),
+    ],
+)
+
+
+# --- chains derived from the legacy keys ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table_id", "config", "legacy", "current"),
+    [
+        ("databridge/lni/permits", LOADED, ["extract", "load"], ["extract", "schema", "load"]),
+        ("knack/carto_phl/ppr/ppr_events", KNACK, ["extract", "load"], ["extract", "schema", "load"]),
+        ("databridge/lni/permits", {}, ["extract"], ["extract"]),
+        ("knack/carto_phl/ppr/ppr_events", {**KNACK, "upload_to_carto": False}, ["extract"], ["extract"]),
+    ],
+)
+def test_the_legacy_keys_give_extract_then_load_and_the_current_set_refreshes_the_schema_between(
+    table_id, config, legacy, current
+):
+    subject = table(table_id, **config)
+
+    assert step_names(subject, "legacy") == legacy
+    assert step_names(subject, "current") == current
+
+
+def test_the_current_load_reads_the_schema_that_postgres_extract_json_schema_writes():
+    extract, schema, load = (
+        words(r.command) for r in run_job_requests(table("databridge/lni/permits", **LOADED), CURRENT, "r")
+    )
+
+    csv_key = option(extract, "--s3_key")
+    assert schema[:2] == ["databridge_etl_tools", "postgres"] and schema[-1] == "extract-json-schema"
+    assert option(schema, "--s3_key") == csv_key
+    # The tool writes the new-format schema at its CSV key with staging/ -> schemas/ and .csv -> _new.json.
+    assert option(load, "--json_schema_s3_key") == csv_key.replace("staging/", "schemas/").replace(".csv", "_new.json")
+    assert option(load, "--s3_key") == csv_key
+
+
+def test_a_current_knack_extract_names_the_object_as_knacks_url_needs_it_and_its_schema_feeds_the_load():
+    extract, schema, load = (
+        words(r.command) for r in run_job_requests(table("knack/carto_phl/ppr/ppr_events", **KNACK), CURRENT, "r")
+    )
+
+    assert option(extract, "--knack_objectid") == "object_12"
+    assert schema[:5] == ["extract-knack", "generate-schema", "${KNACK_APP_ID}", "${KNACK_API_KEY}", "12"]
+    assert option(load, "--json_schema_s3_key") == option(schema, "--s3_key") == "schemas/ppr/ppr_events.json"
+
+
+def test_the_legacy_set_runs_no_schema_step_and_loads_under_the_schema_file_already_in_s3():
+    _, load = (words(r.command) for r in run_job_requests(table("databridge/lni/permits", **LOADED), LEGACY, "r"))
+
+    assert "--json_schema_s3_key=schemas/lni/permits.json" in load
+
+
+@pytest.mark.parametrize(
+    ("table_id", "config", "postgres_schema", "legacy_schema"),
+    [
+        ("databridge/311/service_requests", {}, "threeoneone", "gis_311"),
+        ("databridge/lni/permits", {}, "lni", "gis_lni"),
+        ("databridge/planning/zoning", {"source_schema": "viewer_planning"}, "viewer_planning", "gis_planning"),
+    ],
+)
+def test_postgres_schema_names_are_spelled_as_the_citys_database_spells_them(
+    table_id, config, postgres_schema, legacy_schema
+):
+    subject = table(table_id, **config)
+
+    (current,) = run_job_requests(subject, CURRENT, "r")
+    (legacy,) = run_job_requests(subject, LEGACY, "r")
+
+    assert option(words(current.command), "--table_schema") == postgres_schema
+    assert f"--table_schema={legacy_schema}" in words(legacy.command)
+    assert option(words(current.command), "--s3_key") == f"staging/{subject.id.schema_name}/{subject.id.name}.csv"
+
+
+# --- the Airtable -> AIS -> Carto chain ---------------------------------------------------------------------
+
+
+def test_the_airtable_chain_runs_the_legacy_operators_commands_in_the_legacy_set():
+    extract, geocode, load = run_job_requests(AIRTABLE, LEGACY, "r")
+    source = "staging/airtable/immigrant_services.csv"
+    geocoded = "staging/airtable/oia_services.csv"
+
+    assert words(extract.command) == [
+        "extract-airtable", "extract-records", "${AIRTABLE_APP_ID}", "${AIRTABLE_TOKEN}", "immigrant_services",
+        f"--s3-bucket={BUCKET}", f"--s3-key={source}",
+    ]  # fmt: skip
+    assert words(geocode.command) == [
+        "batch_geocoder", "ais", f"--input-file=s3://{BUCKET}/{source}", f"--output-file=s3://{BUCKET}/{geocoded}",
+        "--ais-url=${AIS_URL}", "--ais-key=${AIS_KEY}", "--ais-user=${AIS_USER}",
+        "--query-fields=street_address", "--ais-fields=lat,lon,shape",
+    ]  # fmt: skip
+    assert words(load.command)[:3] == ["databridge_etl_tools", "cartoupdate", "--table_name=oia_services"]
+    assert f"--csv_s3_key={geocoded}" in words(load.command)
+    assert "--json_schema_s3_key=schemas/airtable/oia_services.json" in words(load.command)
+    assert [r.job_definition for r in (extract, geocode, load)] == [
+        "databridge-pipeline-prod-airtable-extract",
+        "databridge-pipeline-prod-ais-geocode",
+        "databridge-pipeline-prod-carto-load",
+    ]
+    assert [r.job_queue for r in (extract, geocode, load)] == [
+        "databridge-pipeline-prod-extract", "databridge-pipeline-prod-extract", "databridge-pipeline-prod-carto",
+    ]  # fmt: skip
+
+
+def test_the_airtable_chain_hands_each_steps_output_to_the_next_in_the_current_set():
+    extract, geocode, load = (words(r.command) for r in run_job_requests(AIRTABLE, CURRENT, "r"))
+
+    assert option(geocode, "--s3-input-key") == option(extract, "--s3_key")
+    assert option(load, "--s3_key") == option(geocode, "--s3-output-key") == "staging/airtable/oia_services.csv"
+    assert option(load, "--table_name") == "oia_services"
+    assert option(geocode, "--ais-fields") == "lat,lon,shape"
+
+
+def test_the_shipped_airtable_example_validates_and_plans_three_steps_in_both_sets():
+    (example,) = [t for t in load_tables(EXAMPLES) if t.id.source == "airtable"]
+
+    assert str(example.id) == "airtable/airtable/immigrant_services"
+    assert step_names(example, "legacy") == step_names(example, "current") == ["extract", "geocode", "load"]
+
+
+# --- validation at file:line --------------------------------------------------------------------------------
+
+CHAIN = """\
+carto_users: [publicuser]
+steps:
+  - kind: airtable_extract
+  - kind: ais_geocode
+    query_fields: [street_address]
+    ais_fields: [lat, lon]
+    output: geocoded
+  - kind: carto_load
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("kind: carto_load", "kind: carto_upload"),
+            "8: unknown step kind 'carto_upload' (did you mean 'carto_load'?)",
+        ),
+        (
+            ("  - kind: airtable_extract\n", ""),
+            "3: ais_geocode reads a csv that no earlier step writes (put a step that writes one before it)",
+        ),
+        (
+            ("  - kind: airtable_extract\n", "  - kind: airtable_extract\n    connection: airtable_prod\n"),
+            "4: connection 'airtable_prod' has no secret mapping (connections.py maps: airtable)",
+        ),
+        (
+            ("  - kind: carto_load\n", "  - kind: carto_load\n    connection: knack\n"),
+            "9: carto_load needs a carto connection (carto_phl, carto_gsg), not 'knack'",
+        ),
+        (("    ais_fields: [lat, lon]\n", ""), "4: ais_geocode needs option 'ais_fields'"),
+        (("    output: geocoded\n", "    output: geocoded\n    outptu: x\n"), "8: ais_geocode has no option 'outptu'"),
+        (("query_fields: [street_address]", "query_fields: street_address"), "5: query_fields takes a list of names"),
+        (("ais_fields: [lat, lon]", "ais_fields: [lat, 'lon; rm']"), "6: ais_fields: 'lon; rm' must match"),
+        (("carto_users: [publicuser]\n", ""), "7: carto_load needs carto_users"),
+        (("carto_users: [publicuser]\n", "carto_users: [publicuser]\nupload_to_carto: true\n"), "2: with steps:"),
+        (("    output: geocoded\n", "    output: airtable_table\n"), "4: ais_geocode would write the csv it reads"),
+        (("  - kind: carto_load\n", "  - kind: airtable_extract\n"), "8: a second extract step (step 1 is one)"),
+        (("steps:\n", "steps: []\n"), "2: steps: List should have at least 1 item"),
+        (
+            ("  - kind: carto_load\n", "  - kind: carto_load\n    carto_table: 3\n"),
+            "9: steps: item 3: carto_table: a name or a list of names, got 3",
+        ),
+    ],
+)
+def test_a_bad_chain_is_reported_at_its_line(tmp_path, monkeypatch, change, expected):
+    monkeypatch.chdir(tmp_path)
+    old, new = change
+    assert old in CHAIN
+    text = CHAIN.replace(old, new)
+    if "steps: []" in text:
+        text = text.split("steps: []")[0] + "steps: []\n"  # nothing under an empty list
+    path = tmp_path / "airtable/airtable/airtable_table.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+
+    _, found = check_tables(tmp_path)
+
+    shown = [str(p).removeprefix("airtable/airtable/airtable_table.yml:") for p in found]
+    assert any(line.startswith(expected) for line in shown), shown
+
+
+def test_the_good_chain_the_bad_ones_are_made_from_is_valid(tmp_path):
+    path = tmp_path / "airtable/airtable/airtable_table.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(CHAIN)
+
+    (loaded,) = load_tables(tmp_path)
+
+    assert step_names(loaded, "current") == ["extract", "geocode", "load"]
+
+
+def test_source_schema_is_for_databridge_tables_only(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "knack/carto_phl/ppr/events.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text("knack_object_id: 3\nknack_conn_id: knack\nsource_schema: ppr\n")
+
+    _, found = check_tables(tmp_path)
+
+    assert [str(p) for p in found] == [
+        "knack/carto_phl/ppr/events.yml:3: source_schema is a Databridge schema; this is a knack table"
+    ]
