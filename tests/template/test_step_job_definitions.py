@@ -1,0 +1,74 @@
+"""template.yaml runs each step kind in its own job definition: the image pinned for the command set, and
+the secrets of exactly the connections the kind can use."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from databridge_pipeline.connections import CONNECTIONS, connections_of_type
+from databridge_pipeline.settings import settings_for
+from databridge_pipeline.step_kinds import step_kinds
+from databridge_pipeline.template_spec import Resolver, load_template
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+FACTS: dict[str, Any] = yaml.safe_load(
+    (resources.files("databridge_pipeline") / "command_templates" / "cli_facts.yml").read_text()
+)
+IMAGE_PARAMETERS = {name for images in FACTS["images"].values() for name in images.values()}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def job_definitions(template: dict[str, Any], command_set: str) -> tuple[Resolver, dict[str, dict[str, Any]]]:
+    """The job definitions a prod stack of ``command_set`` creates (every image given), by name."""
+    resolver = Resolver(template, "prod", "123456789012", "us-east-1")
+    resolver.values["CommandSet"] = command_set
+    resolver.values |= {name: f"<{name}>" for name in IMAGE_PARAMETERS}
+    created = {
+        resolver.resolve(resource["Properties"]["JobDefinitionName"]): resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Batch::JobDefinition"
+        and ("Condition" not in resource or resolver.condition(resource["Condition"]))
+    }
+    return resolver, created
+
+
+@pytest.mark.parametrize("command_set", ["legacy", "current"])
+def test_each_step_kind_has_its_job_definition_with_its_sets_image_and_its_connections_secrets(template, command_set):
+    resolver, created = job_definitions(template, command_set)
+    settings = settings_for("prod", {"COMMAND_SET": command_set})
+    runs = {name: kind for name, kind in step_kinds().items() if kind.command(command_set) is not None}
+
+    assert set(created) == {settings.job_definition(name) for name in runs}
+    for name, kind in runs.items():
+        container = created[settings.job_definition(name)]["ContainerProperties"]
+        command = kind.command(command_set)
+        assert command is not None
+        program = command[0]
+        assert resolver.resolve(container["Image"]) == f"<{FACTS['images'][command_set][program]}>", name
+        expected = {f.env_var for c in connections_of_type(kind.connection) for f in CONNECTIONS[c].fields.values()}
+        assert {secret["Name"] for secret in container["Secrets"]} == expected, name
+
+
+def test_each_image_parameter_of_the_current_set_names_the_commit_its_commands_were_checked_against(template):
+    for program, parameter in FACTS["images"]["current"].items():
+        commit = FACTS["tools"][program]["commit"]
+
+        assert commit[:8] in template["Parameters"][parameter]["Description"], parameter
+
+
+def test_a_legacy_stack_without_the_airtable_and_geocoder_images_creates_no_job_definitions_for_them(template):
+    resolver = Resolver(template, "prod", "123456789012", "us-east-1")
+
+    assert not resolver.condition("HasAirtableTool")
+    assert not resolver.condition("HasGeocoderTool")
+    resolver.values["ExtractAirtableImage"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/extract-airtable:1"
+    assert resolver.condition("HasAirtableTool")
