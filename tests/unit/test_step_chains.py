@@ -9,7 +9,7 @@ import pytest
 
 from databridge_pipeline.config import Table, TableConfig, TableId, check_tables, load_tables
 from databridge_pipeline.settings import settings_for
-from databridge_pipeline.step_kinds import StepEntry
+from databridge_pipeline.step_kinds import StepEntry, step_kinds
 from databridge_pipeline.steps import run_job_requests, step_names
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"
@@ -255,3 +255,10 @@ def test_source_schema_is_for_databridge_tables_only(tmp_path, monkeypatch):
     assert [str(p) for p in found] == [
         "knack/carto_phl/ppr/events.yml:3: source_schema is a Databridge schema; this is a knack table"
     ]
+
+
+def test_the_readme_shows_every_step_kinds_commands():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+
+    for kind in step_kinds():
+        assert f"| `{kind}` |" in readme, f"README.md: add {kind} to the step-kinds table"
