@@ -57,3 +57,20 @@ def test_a_failed_geocode_is_alerted_at_the_geocode_step_and_the_load_never_runs
     assert f"{TABLE} failed at step geocode" in alert
     assert "AIS answered 503" in alert
     assert f"databridge-pipeline rerun {TABLE} --from-step geocode" in alert
+
+
+def test_in_the_current_set_a_knack_table_refreshes_its_schema_between_extract_and_load(tmp_path):
+    source = EXAMPLE.parents[2] / "knack" / "carto_phl" / "ppr" / "ppr_events.yml"
+    target = tmp_path / "knack" / "carto_phl" / "ppr" / source.name
+    target.parent.mkdir(parents=True)
+    shutil.copy(source, target)
+    start = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)  # the example fires at 08:45 UTC, Tuesday to Saturday
+
+    result = run_local(tmp_path, start, hours=1, scenario=Scenario(job_minutes=3), command_set="current")
+
+    [run] = result.report["runs"]
+    assert [(s["step"], s["status"]) for s in run["steps"]] == [
+        ("extract", "succeeded"),
+        ("schema", "succeeded"),
+        ("load", "succeeded"),
+    ]

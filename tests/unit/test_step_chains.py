@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from databridge_pipeline.catalog import load_catalog, write_manifest
 from databridge_pipeline.config import Table, TableConfig, TableId, check_tables, load_tables
 from databridge_pipeline.settings import settings_for
 from databridge_pipeline.step_kinds import StepEntry, step_kinds
@@ -242,6 +243,31 @@ def test_the_good_chain_the_bad_ones_are_made_from_is_valid(tmp_path):
     (loaded,) = load_tables(tmp_path)
 
     assert step_names(loaded, "current") == ["extract", "geocode", "load"]
+
+
+def test_a_chain_survives_the_manifest_the_lambdas_load(tmp_path):
+    out = tmp_path / "manifest.json"
+    write_manifest(EXAMPLES, out)
+
+    compiled = {str(t.id): t for t in load_catalog(out)}
+
+    for source in load_tables(EXAMPLES):
+        assert compiled[str(source.id)].config == source.config
+        assert step_names(compiled[str(source.id)], "current") == step_names(source, "current")
+
+
+def test_a_knack_step_in_a_table_that_is_not_a_knack_table_says_where_it_belongs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "databridge/lni/permits.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text("steps:\n  - kind: knack_extract\n")
+
+    _, found = check_tables(tmp_path)
+
+    assert [str(p) for p in found] == [
+        "databridge/lni/permits.yml:2: knack_extract reads a Knack object: "
+        "it belongs to a knack table (knack/<carto_conn>/...)"
+    ]
 
 
 def test_source_schema_is_for_databridge_tables_only(tmp_path, monkeypatch):

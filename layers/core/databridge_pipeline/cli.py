@@ -214,6 +214,7 @@ def cmd_local(args: argparse.Namespace) -> int:
             template=Path(args.template) if args.template else None,
             progress=sys.stderr,
             handler_log=handler_log,
+            command_set=_command_set(args),
         )
     print_result(result)
     print(f"the handlers' structured logs and metrics: {args.log}")
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--report", metavar="FILE", help="write the runs and totals as JSON")
     local.add_argument("--env", choices=["dev", "prod"], default="dev", help="environment defaults (retries)")
     local.add_argument("--template", metavar="FILE", help="SAM template to build the stack from (default: repo's)")
+    local.add_argument("--command-set", choices=COMMAND_SETS, help="which CLI's steps the jobs run (default: legacy)")
     local.add_argument(
         "--log", default="local-run.log", metavar="FILE", help="the handlers' JSON logs (default: local-run.log)"
     )

@@ -209,6 +209,7 @@ class Table(BaseModel):
             staging_schema=self.staging_schema,
             knack_conn=self.config.knack_conn_id,
             carto_conn=self.carto_conn,
+            has_knack_object=self.config.knack_object_id is not None,
         )
 
     @property

@@ -14,7 +14,7 @@ from databridge_pipeline.config import Table
 from databridge_pipeline.observability import count, log_run, logger
 from databridge_pipeline.runs import Decision, Drop, Finish, Run, ScheduleRetry, Start, Submit, Wait
 from databridge_pipeline.settings import PipelineSettings
-from databridge_pipeline.steps import job_request, plan_steps
+from databridge_pipeline.steps import ChainError, job_request, plan_steps
 
 
 class AlertSink(Protocol):
@@ -73,8 +73,10 @@ class RunActions:
         return self.ledger.save_run(run.model_copy(update={field: "sent", "updated_at": self.clock()}))
 
     def _submit(self, run: Run, table: Table) -> Run:
-        steps = plan_steps(table, self.settings.command_set)
-        step = next(step for step in steps if step.name == run.step.name)
+        steps = {step.name: step for step in plan_steps(table, self.settings.command_set)}
+        step = steps.get(run.step.name)
+        if step is None:  # e.g. a run started under another command set, at a step this one skips
+            raise ChainError(f"{table.id} has no step {run.step.name!r} in the {self.settings.command_set} set")
         request = job_request(table, step, self.settings, run.run_id)
         try:
             job_id = self.batch.submit(request)

@@ -179,6 +179,7 @@ class ChainContext:
     staging_schema: str
     knack_conn: str | None
     carto_conn: str
+    has_knack_object: bool
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,8 @@ def _connection(entry: StepEntry, kind: StepKind, context: ChainContext) -> tupl
         chosen = context.carto_conn
     else:
         chosen = kind.connection
+    if kind.connection == "knack" and not context.has_knack_object:
+        return chosen, f"{entry.kind} reads a Knack object: it belongs to a knack table (knack/<carto_conn>/...)"
     if chosen not in CONNECTIONS:
         return chosen, (
             f"connection {chosen!r} has no secret mapping (connections.py maps: "

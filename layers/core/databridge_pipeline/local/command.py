@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from databridge_pipeline.local.scenario import Scenario
 from databridge_pipeline.local.simulation import SimClock, Simulation
+from databridge_pipeline.settings import CommandSet
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -42,6 +43,7 @@ def run_local(
     template: Path | None = None,
     progress: TextIO | None = None,
     handler_log: TextIO | None = None,
+    command_set: CommandSet = "legacy",
 ) -> LocalResult:
     """Simulate ``hours`` from ``start`` over the configs in ``configs`` and return what happened.
 
@@ -66,7 +68,7 @@ def run_local(
         sqs_on_clock(clock),
         SlackStandIn() as slack,
     ):
-        env = create_resources(environment, spec)
+        env = create_resources(environment, spec) | {"COMMAND_SET": command_set}
         with _environ(env | {"SLACK_API_URL": slack.url, "TABLE_CONFIGS": str(configs)}):
             handlers = {name: load_handler(name) for name in ("dispatcher", "submitter", "job_events")}
             from databridge_pipeline.observability import logger
