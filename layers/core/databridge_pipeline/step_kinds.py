@@ -305,7 +305,9 @@ def _connection(entry: StepEntry, kind: StepKind, context: ChainContext) -> tupl
     return chosen, None
 
 
-def _options(entry: StepEntry, kind: StepKind, key_values: Mapping[str, str]) -> tuple[dict[str, str], list[Any]]:
+def _options(
+    entry: StepEntry, kind: StepKind, key_values: Mapping[str, str]
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
     values: dict[str, str] = {}
     problems: list[tuple[str, str]] = []
     given = entry.options
