@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -288,3 +289,16 @@ def test_the_readme_shows_every_step_kinds_commands():
 
     for kind in step_kinds():
         assert f"| `{kind}` |" in readme, f"README.md: add {kind} to the step-kinds table"
+
+
+@pytest.mark.parametrize("command_set", ["legacy", "current"])
+def test_commands_json_shows_the_whole_chain_of_every_example(capsys, command_set):
+    from databridge_pipeline.cli import main
+
+    for subject in load_tables(EXAMPLES):
+        args = ["commands", str(subject.id), "--configs", str(EXAMPLES), "--command-set", command_set, "--json"]
+        assert main(args) == 0
+
+        requests = json.loads(capsys.readouterr().out)
+        assert [r["step"] for r in requests] == step_names(subject, command_set)
+        assert all(r["command"][:2] == ["bash", "-c"] for r in requests)
