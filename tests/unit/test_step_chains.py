@@ -10,8 +10,9 @@ import pytest
 
 from databridge_pipeline.catalog import load_catalog, write_manifest
 from databridge_pipeline.config import Table, TableConfig, TableId, check_tables, load_tables
+from databridge_pipeline.connections import CARTO_CONNECTIONS, KNACK_CONNECTIONS
 from databridge_pipeline.settings import settings_for
-from databridge_pipeline.step_kinds import StepEntry, step_kinds
+from databridge_pipeline.step_kinds import ChainContext, StepEntry, chain_problems, derived_chain, step_kinds
 from databridge_pipeline.steps import run_job_requests, step_names
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"
@@ -73,6 +74,16 @@ def test_the_legacy_keys_give_extract_then_load_and_the_current_set_refreshes_th
 
     assert step_names(subject, "legacy") == legacy
     assert step_names(subject, "current") == current
+
+
+@pytest.mark.parametrize("source", ["databridge", "knack", "airtable"])
+@pytest.mark.parametrize("upload", [True, False])
+def test_every_chain_the_legacy_keys_derive_is_well_formed(source, upload):
+    for knack_conn in KNACK_CONNECTIONS:
+        for carto_conn in CARTO_CONNECTIONS:
+            context = ChainContext("t", "s", knack_conn, carto_conn, has_knack_object=True)
+
+            assert chain_problems(derived_chain(source, upload), context) == []
 
 
 def test_the_current_load_reads_the_schema_that_postgres_extract_json_schema_writes():
