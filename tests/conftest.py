@@ -59,14 +59,31 @@ class Stack:
     clock: Clock
     spec: StackSpec
     handlers: dict[str, ModuleType] = field(default_factory=dict)
+    # What DescribeJobs answers the handlers, by job id: moto's jobs succeed at once, so a job is RUNNING
+    # until the test says otherwise (``job_event`` records the outcome it builds); None: Batch forgot it.
+    batch_says: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     def handler(self, name: str) -> ModuleType:
         """Import functions/<name>/app.py fresh (its cold start reads this stack's environment)."""
         if name not in self.handlers:
             module = load_handler(name)
-            getattr(module, name).actions.clock = self.clock
+            actions = getattr(module, name).actions
+            actions.clock = self.clock
+            self._answer_describe_jobs(actions.batch.client)
             self.handlers[name] = module
         return self.handlers[name]
+
+    def _answer_describe_jobs(self, client: Any) -> None:
+        describe = client.describe_jobs
+
+        def describe_jobs(**kwargs: Any) -> Any:
+            response = describe(**kwargs)
+            jobs = [job for job in response["jobs"] if self.batch_says.get(job["jobId"], {}) is not None]
+            for job in jobs:
+                job.update(self.batch_says.get(job["jobId"]) or {"status": "RUNNING"})
+            return {**response, "jobs": jobs}
+
+        client.describe_jobs = describe_jobs
 
     # --- the run queue ---
     def send(self, body: dict[str, Any] | str) -> str:
@@ -123,7 +140,10 @@ class Stack:
         return sorted(jobs, key=lambda j: j["createdAt"])
 
     def job_event(self, job: dict[str, Any], status: str, **kwargs: Any) -> dict[str, Any]:
-        return job_state_change(job, status, self.clock(), ACCOUNT, REGION, **kwargs)
+        """The state-change event of ``job`` reaching ``status``; DescribeJobs says the same from now on."""
+        event = job_state_change(job, status, self.clock(), ACCOUNT, REGION, **kwargs)
+        self.batch_says[job["jobId"]] = event["detail"]
+        return event
 
     def run_item(self, table: str, run_id: str) -> dict[str, Any] | None:
         item = self.ledger.get_item(Key={"pk": f"RUN#{table}", "sk": run_id}).get("Item")

@@ -1,4 +1,5 @@
-"""Dispatcher Lambda: a one-minute tick -> run requests for the tables due in (last tick, this tick]."""
+"""Dispatcher Lambda, every minute: run requests for the tables due in (last tick, this tick], then the
+reconciliation pass that brings every active run to where AWS Batch says it is."""
 
 import os
 from typing import Any
@@ -9,11 +10,14 @@ from databridge_pipeline.events import ScheduleTick
 from databridge_pipeline.observability import logger, traced
 from databridge_pipeline.wiring import services_from_environ
 
-dispatcher = services_from_environ(os.environ).dispatcher
+_services = services_from_environ(os.environ)
+dispatcher, reconciler = _services.dispatcher, _services.reconciler  # one RunActions shared by both
 
 
 @logger.inject_lambda_context
 @traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     tick = ScheduleTick.model_validate(event)
-    return dispatcher.tick(tick.time).model_dump(mode="json")
+    dispatched = dispatcher.tick(tick.time)
+    reconciled = reconciler.run_pass()
+    return {**dispatched.model_dump(mode="json"), "reconcile": reconciled.model_dump(mode="json")}

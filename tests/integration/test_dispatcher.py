@@ -110,14 +110,16 @@ def start_inspections(stack: Any, context: Any) -> None:
 
 def test_a_run_past_its_timeout_is_alerted_once(stack, context):
     start_inspections(stack, context)  # timeout_minutes defaults to 240
-    stack.clock.now = datetime(2026, 11, 24, 15, 16, tzinfo=UTC)
+    stack.clock.now = datetime(2026, 11, 24, 15, 14, tzinfo=UTC)  # the pass runs on the clock, as the ledger
     tick(stack, context, "2026-11-24T15:14:00Z")
     assert stack.slack.posts == [], "not yet past four hours"
 
+    stack.clock.now = datetime(2026, 11, 24, 15, 16, tzinfo=UTC)
     first = tick(stack, context, "2026-11-24T15:16:00Z")
+    stack.clock.advance(minutes=1)
     second = tick(stack, context, "2026-11-24T15:17:00Z")
 
-    assert (first["stuck_alerted"], second["stuck_alerted"]) == (1, 0)
+    assert (first["reconcile"]["stuck_alerted"], second["reconcile"]["stuck_alerted"]) == (1, 0)
     [post] = stack.slack.posts
     assert "databridge/lni/inspections is stuck at step extract" in post["text"]
     assert "scheduled-20261124T1115Z" in post["text"]
@@ -127,11 +129,16 @@ def test_a_stuck_alert_that_slack_refused_is_sent_on_the_next_tick(stack, contex
     start_inspections(stack, context)
     stack.slack.fail_next(10)
 
-    assert tick(stack, context, "2026-11-24T15:16:00Z")["stuck_alerted"] == 0
+    stack.clock.now = datetime(2026, 11, 24, 15, 16, tzinfo=UTC)
+    refused = tick(stack, context, "2026-11-24T15:16:00Z")["reconcile"]
+    assert (refused["stuck_alerted"], refused["alerts_pending"]) == (0, 1)
 
     stack.slack.fail_next(0)
-    assert tick(stack, context, "2026-11-24T15:17:00Z")["stuck_alerted"] == 1
-    assert tick(stack, context, "2026-11-24T15:18:00Z")["stuck_alerted"] == 0
+    stack.clock.advance(minutes=1)
+    assert tick(stack, context, "2026-11-24T15:17:00Z")["reconcile"]["stuck_alerted"] == 1
+    stack.clock.advance(minutes=1)
+    again = tick(stack, context, "2026-11-24T15:18:00Z")["reconcile"]
+    assert (again["stuck_alerted"], again["alerts_posted"], again["alerts_pending"]) == (0, 0, 0)
     assert len(stack.slack.posts) == 1
 
 

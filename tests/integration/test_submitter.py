@@ -24,7 +24,7 @@ def test_a_scheduled_request_submits_the_first_step_with_tags_and_no_secret(stac
     assert reply == {"batchItemFailures": []}
     [job] = stack.jobs()
     assert job["jobName"] == "extract_lni_inspections"
-    assert job["tags"] == {"table": INSPECTIONS, "run_id": RUN_ID, "step": "extract"}
+    assert job["tags"] == {"table": INSPECTIONS, "run_id": RUN_ID, "step": "extract", "attempt": "1"}
     assert job["jobQueue"].endswith("/databridge-pipeline-dev-extract")
     command = job["container"]["command"]
     assert command[:2] == ["bash", "-c"]

@@ -60,7 +60,12 @@ def test_a_databridge_table_extracts_then_loads_as_the_legacy_operators_did():
     assert (extract.job_name, load.job_name) == ("extract_lni_permits", "load_lni_permits")
     assert (extract.job_queue, load.job_queue) == ("databridge-pipeline-prod-extract", "databridge-pipeline-prod-carto")
     assert load.job_definition == "databridge-pipeline-prod-carto-load"
-    assert load.tags == {"table": "databridge/lni/permits", "run_id": "scheduled-20261124T1103Z", "step": "load"}
+    assert load.tags == {
+        "table": "databridge/lni/permits",
+        "run_id": "scheduled-20261124T1103Z",
+        "step": "load",
+        "attempt": "1",
+    }
 
 
 def test_a_knack_test_table_stages_under_schema_test_and_uses_the_test_app_and_its_carto_account():

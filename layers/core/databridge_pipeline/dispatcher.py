@@ -1,4 +1,4 @@
-"""The dispatcher: a tick -> one run request per due table on the run queue, and stuck runs alerted."""
+"""The dispatcher: a tick -> one run request per due table on the run queue."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.catalog import Catalog
-from databridge_pipeline.observability import count, log_run, logger
+from databridge_pipeline.observability import count, logger
 from databridge_pipeline.run_actions import RunActions
 from databridge_pipeline.run_request import RunRequest, scheduled_run_id
-from databridge_pipeline.runs import stuck_runs
 from databridge_pipeline.schedule import Window, as_utc, due_runs
 
 # With no cursor yet, a tick covers the minute before it. After an outage, catch-up looks back at most
@@ -25,7 +24,6 @@ class TickResult(BaseModel):
     window: Window | None
     dispatched: int
     send_calls: int
-    stuck_alerted: int
 
 
 class Dispatcher:
@@ -34,7 +32,7 @@ class Dispatcher:
         self.actions = actions
 
     def tick(self, time: datetime) -> TickResult:
-        """Dispatch the window (cursor, time] (the tick's own time, never the clock), then check stuck runs."""
+        """Dispatch the window (cursor, time] (the tick's own time, never the clock)."""
         time = as_utc(time)
         ledger = self.actions.ledger
         last = ledger.cursor()
@@ -62,21 +60,5 @@ class Dispatcher:
                 )
             if dispatched:
                 count("RunsDispatched", self.actions.settings.environment, value=dispatched)
-        return TickResult(window=window, dispatched=dispatched, send_calls=calls, stuck_alerted=self._alert_stuck(time))
-
-    def _alert_stuck(self, now: datetime) -> int:
-        """Alert once per stuck run; a Slack failure leaves the alert pending for the next tick."""
-        timeouts = {str(t.id): t.config.timeout_minutes for t in self.catalog}
-        alerted = 0
-        for run in stuck_runs(self.actions.ledger.active_runs(), timeouts, now):
-            count("StuckRuns", self.actions.settings.environment, run.table)
-            pending = run
-            if run.stuck_alert == "none":
-                pending = self.actions.ledger.save_run(run.model_copy(update={"stuck_alert": "pending"}))
-                log_run("stuck", pending)
-            try:
-                self.actions.post_alert(pending, "run_stuck")
-                alerted += 1
-            except Exception:
-                logger.exception(f"stuck alert for {run.table} {run.run_id} not sent; retried next tick")
-        return alerted
+        count("Ticks", self.actions.settings.environment)  # the heartbeat alarm's metric
+        return TickResult(window=window, dispatched=dispatched, send_calls=calls)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal, Protocol
 
 from databridge_pipeline.adapters.batch import BatchJobs
-from databridge_pipeline.adapters.ledger import Ledger
+from databridge_pipeline.adapters.ledger import Ledger, StaleRun
 from databridge_pipeline.adapters.run_queue import RunQueue
 from databridge_pipeline.alerts import Alert, run_alert
 from databridge_pipeline.config import Table
@@ -45,13 +46,14 @@ class RunActions:
         self.clock = clock
         self.region = region
         self.log_group = log_group
+        self.repairs: Counter[str] = Counter()
 
     def apply(self, decision: Decision, table: Table) -> Run | None:
         """Perform ``decision``; returns the run as saved (None when there was nothing to do)."""
         if isinstance(decision, Start):
             return self._submit(self.ledger.start_run(decision.run), table)
         if isinstance(decision, Submit):
-            return self._submit(self.ledger.save_run(decision.run), table)
+            return self._submit(self.ledger.save_run(decision.run), table, adopt=decision.adopt)
         if isinstance(decision, ScheduleRetry):
             run = self.ledger.save_run(decision.run) if decision.save else decision.run
             self.queue.send(decision.request, delay_seconds=decision.delay_seconds)
@@ -72,14 +74,25 @@ class RunActions:
         field = "alert" if kind == "run_failed" else "stuck_alert"
         return self.ledger.save_run(run.model_copy(update={field: "sent", "updated_at": self.clock()}))
 
-    def _submit(self, run: Run, table: Table) -> Run:
+    def repaired(self, kind: str, run: Run) -> None:
+        """Count a repair (metric ``Repairs`` by kind): the pass, or a take-over, did what a lost delivery
+        should have done, a sign that something upstream lost work."""
+        self.repairs[kind] += 1
+        count("Repairs", self.settings.environment, run.table, kind=kind)
+        log_run(f"repaired_{kind}", run)
+
+    def _submit(self, run: Run, table: Table, adopt: bool = False) -> Run:
         steps = {step.name: step for step in plan_steps(table, self.settings.command_set)}
         step = steps.get(run.step.name)
         if step is None:  # e.g. a run started under another command set, at a step this one skips
             raise ChainError(f"{table.id} has no step {run.step.name!r} in the {self.settings.command_set} set")
-        request = job_request(table, step, self.settings, run.run_id)
+        request = job_request(table, step, self.settings, run.run_id, attempt=run.step.attempts)
         try:
-            job_id = self.batch.submit(request)
+            job_id = self.batch.find(request) if adopt else None
+            if job_id is not None:
+                self.repaired("adopted", run)
+            else:
+                job_id = self.batch.submit(request)
         except Exception:
             self._release(run)
             raise
@@ -107,5 +120,20 @@ class RunActions:
             count("RunsFinished", self.settings.environment, run.table, outcome=run.status)
             log_run(outcome, run)
         if run.alert == "pending":
-            run = self.post_alert(run, "run_failed")
+            run = self.try_post_alert(run, "run_failed")
         return run
+
+    def try_post_alert(self, run: Run, kind: Literal["run_failed", "run_stuck"]) -> Run:
+        """Post the alert; when Slack refuses it stays pending in the ledger (the pass posts it again)."""
+        try:
+            return self.post_alert(run, kind)
+        except StaleRun:
+            raise
+        except Exception as error:
+            count("AlertsNotSent", self.settings.environment, run.table, outcome=kind)
+            logger.warning(
+                f"{kind} alert for {run.table} {run.run_id} not posted ({type(error).__name__}); "
+                "it stays pending and the reconciliation pass posts it again",
+                extra={"table": run.table, "run_id": run.run_id},
+            )
+            return run

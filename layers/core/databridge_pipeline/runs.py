@@ -41,6 +41,8 @@ class StepRecord(BaseModel):
     status_reason: str | None = None
     exit_code: int | None = None
     log_stream: str | None = None
+    resent_at: datetime | None = None
+    began_at: datetime | None = None
 
 
 class Run(BaseModel):
@@ -109,9 +111,13 @@ class Start(_RunDecision):
 
 
 class Submit(_RunDecision):
-    """Save ``run`` (its current step now ``submitting``), then submit that step's job."""
+    """Save ``run`` (its current step now ``submitting``), then submit that step's job.
+
+    ``adopt``: a take-over of a step someone else was submitting; a job that invocation submitted for this
+    run, step and attempt before it died is adopted instead of submitting a second one."""
 
     kind: Literal["submit"] = "submit"
+    adopt: bool = False
 
 
 class ScheduleRetry(_RunDecision):
@@ -170,10 +176,10 @@ def on_request(
         if step.status == "retry_pending" and step.attempts == request.attempt - 1:
             return Submit(run=_submitting(run, now, attempt=step.attempts + 1))
         if step.status == "submitting" and step.attempts == request.attempt:
-            return _take_over(run, now)
+            return take_over(run, now)
         return Drop(reason=f"duplicate retry: {step.name} attempt {request.attempt} is already {step.status}")
     if run.current == 0 and step.status == "submitting":
-        return _take_over(run, now)
+        return take_over(run, now)
     return Drop(reason=f"duplicate request: run {run_id} is in progress ({step.name} {step.status})")
 
 
@@ -188,7 +194,7 @@ def on_job_outcome(
     step = run.step
     if step.name != outcome.step or step.job_id != outcome.job_id:
         if _is_previous_step(run, outcome) and step.status == "submitting":
-            return _take_over(run, now)
+            return take_over(run, now)
         return Drop(reason=f"stale event: the run is at {step.name} job {step.job_id}")
     if step.status == "retry_pending" and outcome.status == "FAILED":
         return _retry(run, step, retry_delay_minutes, save=False)
@@ -215,19 +221,28 @@ def on_job_outcome(
 
 
 def stuck_runs(runs: list[Run], timeouts: dict[str, int], now: datetime) -> list[Run]:
-    """Running runs whose current step has been waiting past the table's timeout, not yet alerted.
+    """Running runs whose current step has been in its state past the table's timeout, not yet alerted.
 
-    A run whose stuck alert is still ``pending`` (Slack failed last time) is returned again.
+    Every non-terminal state counts (submitting with a released lease too). A run whose stuck alert is still
+    ``pending`` (Slack failed last time) is returned again.
     """
     stuck = []
     for run in runs:
-        since = run.step.since
         minutes = timeouts.get(run.table)
-        if run.finished or since is None or minutes is None or run.stuck_alert == "sent":
+        if run.finished or minutes is None or run.stuck_alert == "sent":
             continue
-        if now - since > timedelta(minutes=minutes):
+        if now - step_since(run) > timedelta(minutes=minutes):
             stuck.append(run)
     return stuck
+
+
+def step_since(run: Run) -> datetime:
+    """When the run's current step entered its state. A step being submitted counts from when its attempt
+    began (take-overs renew the lease, not this clock; a released lease has no ``since``)."""
+    step = run.step
+    if step.status == "submitting":
+        return step.began_at or step.since or run.updated_at
+    return step.since or run.updated_at
 
 
 def new_run(table: Table, request: RunRequest, run_id: str, now: datetime, command_set: CommandSet) -> Run:
@@ -250,17 +265,23 @@ def new_run(table: Table, request: RunRequest, run_id: str, now: datetime, comma
 
 
 def _submitting(run: Run, now: datetime, attempt: int) -> Run:
-    step = run.step.model_copy(update={"status": "submitting", "attempts": attempt, "since": now, "job_id": None})
+    """The current step's ``attempt`` being submitted from ``now`` (the lease). A take-over of the same
+    attempt keeps when the attempt began, so a step whose submission keeps failing is still timed."""
+    same = run.step.status == "submitting" and run.step.attempts == attempt
+    began = (run.step.began_at or run.step.since) if same else None
+    step = run.step.model_copy(
+        update={"status": "submitting", "attempts": attempt, "since": now, "job_id": None, "began_at": began or now}
+    )
     return run.with_step(step, now)
 
 
-def _take_over(run: Run, now: datetime) -> Decision:
+def take_over(run: Run, now: datetime) -> Submit | Wait:
     """Submit a step left ``submitting``: at once when its lease was released (SubmitJob failed, no job
     exists), else only once the lease has expired (the invocation that held it crashed)."""
     since = run.step.since
     if since is not None and now - since < SUBMIT_LEASE:
         return Wait(reason=f"{run.step.name} of run {run.run_id} is being submitted by another invocation")
-    return Submit(run=_submitting(run, now, attempt=run.step.attempts))
+    return Submit(run=_submitting(run, now, attempt=run.step.attempts), adopt=True)
 
 
 def _is_previous_step(run: Run, outcome: JobOutcome) -> bool:
@@ -271,15 +292,19 @@ def _is_previous_step(run: Run, outcome: JobOutcome) -> bool:
 
 
 def _retry(run: Run, step: StepRecord, retry_delay_minutes: int, save: bool) -> ScheduleRetry:
-    request = RunRequest(
+    return ScheduleRetry(run=run, request=retry_request(run), delay_seconds=retry_delay_minutes * 60, save=save)
+
+
+def retry_request(run: Run) -> RunRequest:
+    """The message that retries the run's current step as its next attempt (a duplicate of it is dropped)."""
+    return RunRequest(
         table=TableId.parse(run.table),
         run_id=run.run_id,
-        from_step=step.name,
+        from_step=run.step.name,
         trigger="retry",
-        attempt=step.attempts + 1,
+        attempt=run.step.attempts + 1,
         scheduled_for=run.scheduled_for,
     )
-    return ScheduleRetry(run=run, request=request, delay_seconds=retry_delay_minutes * 60, save=save)
 
 
 def _details(outcome: JobOutcome) -> dict[str, object]:

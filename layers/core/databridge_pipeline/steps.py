@@ -62,8 +62,13 @@ class JobRequest(BaseModel):
         }
 
 
-def job_request(table: Table, step: ResolvedStep, settings: PipelineSettings, run_id: str) -> JobRequest:
-    """The SubmitJob request for ``step`` of run ``run_id`` of ``table``."""
+def job_request(
+    table: Table, step: ResolvedStep, settings: PipelineSettings, run_id: str, attempt: int = 1
+) -> JobRequest:
+    """The SubmitJob request for attempt ``attempt`` of ``step`` of run ``run_id`` of ``table``.
+
+    The tags name the run, step and attempt, so the job is findable again (``BatchJobs.find``) by an
+    invocation that takes over from one that died after SubmitJob returned."""
     template = step.kind.command(settings.command_set)
     if template is None:
         raise ChainError(f"the {settings.command_set} set has no command for {step.kind.kind}")
@@ -81,7 +86,7 @@ def job_request(table: Table, step: ResolvedStep, settings: PipelineSettings, ru
         job_definition=settings.job_definition(step.kind.kind),
         command=["bash", "-c", "exec " + " ".join(words)],
         environment={"PIPELINE_TABLE": str(table.id), "PIPELINE_RUN_ID": run_id, "PIPELINE_STEP": step.name},
-        tags={"table": str(table.id), "run_id": run_id, "step": step.name},
+        tags={"table": str(table.id), "run_id": run_id, "step": step.name, "attempt": str(attempt)},
     )
 
 

@@ -21,6 +21,7 @@ from databridge_pipeline.adapters.slack import SlackAlerts, secret_token
 from databridge_pipeline.catalog import Catalog, load_catalog
 from databridge_pipeline.dispatcher import Dispatcher
 from databridge_pipeline.job_events import JobEvents
+from databridge_pipeline.reconciler import Reconciler
 from databridge_pipeline.run_actions import RunActions
 from databridge_pipeline.settings import PipelineSettings, SettingsError, settings_from_environ
 from databridge_pipeline.submitter import Submitter
@@ -55,6 +56,7 @@ class Services:
     dispatcher: Dispatcher
     submitter: Submitter
     job_events: JobEvents
+    reconciler: Reconciler
 
 
 def build_services(settings: PipelineSettings, env: LambdaEnvironment, catalog: Catalog) -> Services:
@@ -76,6 +78,7 @@ def build_services(settings: PipelineSettings, env: LambdaEnvironment, catalog: 
         dispatcher=Dispatcher(catalog, actions),
         submitter=Submitter(catalog, actions),
         job_events=JobEvents(catalog, actions),
+        reconciler=Reconciler(catalog, actions),
     )
 
 

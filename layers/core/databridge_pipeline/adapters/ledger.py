@@ -6,6 +6,9 @@ Items (partition key ``pk``, sort key ``sk``):
 - ``SLOT`` / ``<table>``: the table's active run (legacy ``max_active_runs=1``); one partition, so a
   Query lists every active run.
 - ``CURSOR`` / ``dispatcher``: the last tick dispatched.
+
+A run whose failure or stuck alert Slack has not yet accepted carries ``alert_pending``, the key of the sparse
+index ``pending-alerts``: the reconciliation pass finds those runs without scanning the ledger.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from botocore.exceptions import ClientError
 from databridge_pipeline.runs import Run
 
 RETENTION = timedelta(days=90)
+PENDING_ALERTS_INDEX = "pending-alerts"
+PENDING_ALERT_KEY = "alert_pending"
+PENDING_ALERTS_INDEX_VALUE = "pending"
 
 
 class SlotBusy(Exception):
@@ -111,12 +117,16 @@ class Ledger:
 
     def active_runs(self) -> list[Run]:
         """Every run that holds a slot."""
-        runs = []
-        for slot in self._query("SLOT"):
-            run = self.get_run(slot["sk"], slot["run_id"])
-            if run is not None:
-                runs.append(run)
-        return runs
+        return [run for _, _, run in self.slots() if run is not None]
+
+    def slots(self) -> list[tuple[str, str, Run | None]]:
+        """Every taken slot as (table, run id, the run or None when the ledger has no such run)."""
+        return [(slot["sk"], slot["run_id"], self.get_run(slot["sk"], slot["run_id"])) for slot in self._query("SLOT")]
+
+    def pending_alert_runs(self) -> list[Run]:
+        """Runs with an alert Slack has not accepted yet, through the sparse index (no scan)."""
+        items = self._query(PENDING_ALERTS_INDEX_VALUE, index=PENDING_ALERTS_INDEX, key=PENDING_ALERT_KEY)
+        return [Run.model_validate_json(item["run"]) for item in items]
 
     def recent_runs(self, table_id: str, limit: int = 10) -> list[Run]:
         """A table's runs, newest first. Run ids do not sort by time across triggers, so all are read
@@ -143,9 +153,15 @@ class Ledger:
             raise
         return True
 
-    def _query(self, pk: str) -> list[dict[str, Any]]:
+    def _query(self, pk: str, index: str | None = None, key: str = "pk") -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": pk}}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "#key = :pk",
+            "ExpressionAttributeNames": {"#key": key},
+            "ExpressionAttributeValues": {":pk": pk},
+        }
+        if index is not None:
+            kwargs["IndexName"] = index
         while True:
             page = self._table.query(**kwargs)
             items.extend(page["Items"])
@@ -162,6 +178,8 @@ class Ledger:
             "version": run.version,
             "created_at": _iso(run.created_at),
         }
+        if "pending" in (run.alert, run.stuck_alert):
+            item[PENDING_ALERT_KEY] = PENDING_ALERTS_INDEX_VALUE
         if run.finished_at is not None:
             item["expires_at"] = int((run.finished_at + RETENTION).timestamp())
         return item

@@ -101,7 +101,9 @@ def run_local(
         posts = list(slack.posts)
     alerts_by_table = Counter(_alert_table(post.get("text", ""), catalog.ids()) for post in posts)
     return LocalResult(
-        report=run_report(runs, len(simulation.jobs), len(posts), dlq),
+        report=run_report(
+            runs, len(simulation.jobs), len(posts), dlq, simulation.repairs(), simulation.duplicate_jobs()
+        ),
         summary=table_summary(runs, {k: v for k, v in alerts_by_table.items() if k}),
         alerts=[str(post.get("text", "")) for post in posts],
         unexpected_errors=[
@@ -186,10 +188,14 @@ def print_result(result: LocalResult, out: TextIO = sys.stdout) -> None:
         f"DLQ messages {totals['dlq_messages']}, ticks {result.counters['ticks']} "
         f"(dropped {result.counters['ticks_dropped']})\n"
     )
+    repairs = totals["repairs"]
+    out.write("repairs by the reconciliation pass: " + ", ".join(f"{kind} {n}" for kind, n in repairs.items()) + "\n")
+    if totals["duplicate_jobs"]:
+        out.write(f"DUPLICATE JOBS {totals['duplicate_jobs']}: a step attempt was submitted more than once\n")
     if result.counters["events_lost"]:
         out.write(
-            f"{result.counters['events_lost']} Batch event(s) failed every retry and would wait in the job-events "
-            "failure destination for a redrive\n"
+            f"{result.counters['events_lost']} Batch event(s) failed every retry (kept in the job-events failure "
+            "queue); the reconciliation pass applied what they said\n"
         )
     if result.expected_errors:
         out.write(f"{result.expected_errors} handler error(s) during injected faults, retried as Lambda would\n")

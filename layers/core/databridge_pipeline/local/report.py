@@ -8,8 +8,16 @@ from typing import Any
 from databridge_pipeline.runs import Run
 
 
-def run_report(runs: list[Run], jobs_submitted: int, alerts: int, dlq_messages: int) -> dict[str, Any]:
-    """The ``--report`` JSON: ``runs`` (oldest first) and ``totals``."""
+def run_report(
+    runs: list[Run],
+    jobs_submitted: int,
+    alerts: int,
+    dlq_messages: int,
+    repairs: dict[str, int],
+    duplicate_jobs: int,
+) -> dict[str, Any]:
+    """The ``--report`` JSON: ``runs`` (oldest first) and ``totals`` (with the reconciliation pass's repairs
+    by kind, and the jobs submitted for a step attempt that already had one: always 0 when all is well)."""
     ordered = sorted(runs, key=lambda r: (r.created_at, r.table, r.run_id))
     return {
         "runs": [
@@ -29,6 +37,8 @@ def run_report(runs: list[Run], jobs_submitted: int, alerts: int, dlq_messages: 
             "jobs_submitted": jobs_submitted,
             "alerts": alerts,
             "dlq_messages": dlq_messages,
+            "repairs": repairs,
+            "duplicate_jobs": duplicate_jobs,
         },
     }
 

@@ -48,6 +48,26 @@ class Stuck(BaseModel):
     step: StepName = "extract"
 
 
+class LostEvents(BaseModel):
+    """The state-change events of a table step's first ``times`` jobs are never delivered."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str
+    step: StepName = "extract"
+    times: int = Field(default=1, ge=1)
+
+
+class CrashAfterSubmit(BaseModel):
+    """The invocation that submits a table's step dies right after SubmitJob returns, before its ledger write
+    (once)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str
+    step: StepName = "extract"
+
+
 class ManualRun(BaseModel):
     """An operator's rerun message, sent at ``at_minute``."""
 
@@ -66,6 +86,8 @@ class Scenario(BaseModel):
     deliveries: int = Field(default=1, ge=1, le=5, description="deliver every message and event this many times")
     failures: list[Failure] = Field(default_factory=list)
     stuck: list[Stuck] = Field(default_factory=list)
+    lost_events: list[LostEvents] = Field(default_factory=list)
+    crash_after_submit: list[CrashAfterSubmit] = Field(default_factory=list)
     slack_down: list[Window] = Field(default_factory=list)
     submit_job_down: list[Window] = Field(default_factory=list)
     drop_ticks: list[Window] = Field(default_factory=list)

@@ -9,6 +9,7 @@ the template's EventBridge rule to the job-events handler, which Lambda retries 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ class Job:
     finishes_at: datetime
     stuck: bool = False
     done: bool = False
+    outcome: dict[str, Any] | None = None  # the job's terminal DescribeJobs fields, once it has finished
 
 
 @dataclass
@@ -67,6 +69,8 @@ class Counters:
     messages_delivered: int = 0
     events_delivered: int = 0
     events_lost: int = 0
+    events_dropped: int = 0
+    crashes_after_submit: int = 0
 
 
 class LambdaContext:
@@ -95,16 +99,37 @@ class Simulation:
     errors: list[PipelineError] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     _failures_left: dict[tuple[str, str], int] = field(default_factory=dict)
+    _lost_events_left: dict[tuple[str, str], int] = field(default_factory=dict)
+    _crashes_left: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.events = boto3.client("events", region_name=REGION)
         self.context = LambdaContext()
         self._failures_left = {(f.table, f.step): f.times for f in self.scenario.failures}
+        self._lost_events_left = {(lost.table, lost.step): lost.times for lost in self.scenario.lost_events}
+        self._crashes_left = {(crash.table, crash.step) for crash in self.scenario.crash_after_submit}
         for name in ("dispatcher", "submitter", "job_events"):
             services = getattr(self.handlers[name], name)
             services.actions.clock = self.clock
             self._watch_submissions(services.actions.batch)
+
+    def repairs(self) -> dict[str, int]:
+        """Repairs by kind, over every handler (the dispatcher's pass and the take-overs of the others)."""
+        from databridge_pipeline.reconcile import REPAIR_KINDS
+
+        total: Counter[str] = Counter()
+        for name in ("dispatcher", "submitter", "job_events"):
+            total += getattr(self.handlers[name], name).actions.repairs
+        return {kind: total.get(kind, 0) for kind in REPAIR_KINDS}
+
+    def duplicate_jobs(self) -> int:
+        """Jobs submitted for a (run, step, attempt) that already had one."""
+        attempts = Counter(
+            (tags.get("run_id"), tags.get("table"), tags.get("step"), tags.get("attempt"))
+            for tags in (job.job.get("tags", {}) for job in self.jobs.values())
+        )
+        return sum(n - 1 for n in attempts.values())
 
     # --- the loop ---
 
@@ -128,6 +153,9 @@ class Simulation:
     def _fault_active(self, minute: int) -> bool:
         windows = [*self.scenario.slack_down, *self.scenario.submit_job_down]
         return any(w.covers(minute) for w in windows)
+
+    def _expected(self, error: BaseException, minute: int) -> bool:
+        return isinstance(error, CrashAfterSubmit) or self._fault_active(minute)
 
     def _manual_runs(self, minute: int) -> None:
         for manual in self.scenario.manual_runs:
@@ -188,6 +216,11 @@ class Simulation:
                 )
             else:
                 event = job_state_change(job.job, "SUCCEEDED", self.clock.now, ACCOUNT, REGION)
+            job.outcome = event["detail"]
+            if self._lost_events_left.get(key, 0) > 0:
+                self._lost_events_left[key] -= 1
+                self.counters.events_dropped += 1
+                continue
             self._put_event(event)
 
     def _put_event(self, event: dict[str, Any]) -> None:
@@ -229,18 +262,29 @@ class Simulation:
     def _invoke(self, name: str, event: dict[str, Any], minute: int) -> Any:
         try:
             return self.handlers[name].lambda_handler(event, self.context)
-        except Exception as error:  # a Lambda invocation error: recorded, retried as Lambda would
+        except (Exception, CrashAfterSubmit) as error:  # an invocation error: recorded, retried as Lambda would
             self.errors.append(
-                PipelineError(self.clock.now, name, f"{type(error).__name__}: {error}", self._fault_active(minute))
+                PipelineError(self.clock.now, name, f"{type(error).__name__}: {error}", self._expected(error, minute))
             )
             return _FAILED
 
     def _watch_submissions(self, batch: Any) -> None:
-        """Record each job the pipeline submits, and refuse SubmitJob while the scenario says it is down."""
+        """Record each job the pipeline submits, refuse SubmitJob while the scenario says it is down, die
+        right after SubmitJob where it says so, and answer DescribeJobs with the simulated state of each job
+        (moto's jobs succeed at once)."""
         client = batch.client
         if getattr(client, "_databridge_watched", False):
             return
         submit = client.submit_job
+        describe = client.describe_jobs
+
+        def describe_jobs(**kwargs: Any) -> Any:
+            response = describe(**kwargs)
+            for job in response["jobs"]:
+                simulated = self.jobs.get(job["jobId"])
+                if simulated is not None:
+                    job.update(simulated.outcome or {"status": "RUNNING"})
+            return response
 
         def submit_job(**kwargs: Any) -> Any:
             if getattr(self, "_submit_job_down", False):
@@ -259,10 +303,21 @@ class Simulation:
                 finishes_at=self.clock.now + timedelta(minutes=self.scenario.job_duration(step)),
                 stuck=stuck,
             )
+            key = (tags.get("table", ""), step)
+            if key in self._crashes_left:
+                self._crashes_left.discard(key)
+                self.counters.crashes_after_submit += 1
+                raise CrashAfterSubmit(f"the invocation died right after submitting {step} of {key[0]}")
             return response
 
         client.submit_job = submit_job
+        client.describe_jobs = describe_jobs
         client._databridge_watched = True
 
 
 _FAILED = object()
+
+
+class CrashAfterSubmit(BaseException):
+    """A drill: the invocation dies between SubmitJob and its ledger write. A BaseException, so no
+    ``except Exception`` of the pipeline's runs on the way out, as none would when a process dies."""

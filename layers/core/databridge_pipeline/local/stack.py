@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 from pydantic import BaseModel, ConfigDict
 
+from databridge_pipeline.adapters.ledger import PENDING_ALERT_KEY, PENDING_ALERTS_INDEX
 from databridge_pipeline.settings import PipelineSettings, default_settings
 from databridge_pipeline.step_kinds import step_kinds
 
@@ -75,6 +76,17 @@ def create_resources(environment: str, spec: StackSpec) -> dict[str, str]:
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": PENDING_ALERT_KEY, "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": PENDING_ALERTS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": PENDING_ALERT_KEY, "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
         ],
         BillingMode="PAY_PER_REQUEST",
     )

@@ -1,0 +1,143 @@
+"""The reconciliation pass: every minute, bring each active run to where AWS Batch says it is.
+
+It walks the taken run slots (one Query) and the runs with unsent alerts (a sparse index), asks Batch about
+submitted jobs in calls of 100, and applies ``reconcile.reconcile_run``'s decisions through the same
+``RunActions`` as the events. A run it cannot move and that is past its timeout is alerted as stuck, once.
+Cost per pass: O(active runs + pending alerts), never O(ledger).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from databridge_pipeline.adapters.batch import JobState
+from databridge_pipeline.adapters.ledger import StaleRun
+from databridge_pipeline.catalog import Catalog
+from databridge_pipeline.observability import count, log_run, logger
+from databridge_pipeline.reconcile import REPAIR_KINDS, RetryPolicy, job_to_poll, reconcile_run
+from databridge_pipeline.run_actions import RetryLater, RunActions
+from databridge_pipeline.runs import Run, step_since, stuck_runs
+
+
+class PassResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    active: int
+    repairs: dict[str, int]
+    describe_calls: int
+    stuck_alerted: int
+    alerts_posted: int
+    alerts_pending: int
+    oldest_pending_alert_minutes: float
+    errors: int
+
+
+class Reconciler:
+    def __init__(self, catalog: Catalog, actions: RunActions) -> None:
+        self.catalog = catalog
+        self.actions = actions
+
+    def run_pass(self) -> PassResult:
+        """One pass at the actions' clock. A run that fails to reconcile is logged and left for the next
+        pass; the others go on."""
+        now = self.actions.clock()
+        ledger, batch = self.actions.ledger, self.actions.batch
+        before = Counter(self.actions.repairs)
+        calls_before = batch.describe_calls
+        errors = 0
+        active: list[Run] = []
+        for table_id, run_id, run in ledger.slots():
+            if run is None:  # a slot whose run the ledger does not have (it expired, or a write was lost)
+                ledger.free_slot(table_id, run_id)
+                logger.warning(f"freed the slot of {table_id}: run {run_id} is not in the ledger")
+                self.actions.repairs["freed"] += 1
+                count("Repairs", self.actions.settings.environment, table_id, kind="freed")
+            else:
+                active.append(run)
+        polled = [job for run in active if (job := job_to_poll(run, now)) is not None]
+        jobs = batch.states(polled) if polled else {}
+        still_running: list[Run] = []
+        for run in active:
+            try:
+                still_running.extend(self._reconcile(run, jobs, now))
+            except (StaleRun, RetryLater) as moved:  # an event or message got there first: nothing to do
+                logger.info(f"{run.table} {run.run_id}: left as it is ({moved})")
+            except Exception:
+                errors += 1
+                logger.exception(f"could not reconcile {run.table} {run.run_id}; the next pass tries again")
+        stuck_alerted, tried = self._alert_stuck(still_running, now)
+        posted, pending = self._post_pending_alerts(tried)
+        repairs = self.actions.repairs - before
+        oldest = max(((now - r.updated_at).total_seconds() / 60 for r in pending), default=0.0)
+        env = self.actions.settings.environment
+        count("ReconcilePasses", env)
+        if pending:
+            count("AlertsPending", env, value=len(pending))
+        return PassResult(
+            active=len(active),
+            repairs={kind: repairs.get(kind, 0) for kind in REPAIR_KINDS},
+            describe_calls=batch.describe_calls - calls_before,
+            stuck_alerted=stuck_alerted,
+            alerts_posted=posted,
+            alerts_pending=len(pending),
+            oldest_pending_alert_minutes=round(oldest, 1),
+            errors=errors,
+        )
+
+    def _reconcile(self, run: Run, jobs: dict[str, JobState], now: datetime) -> list[Run]:
+        """Apply the run's repair, if any; returns the run when it is still running afterwards."""
+        table = self.catalog.get(run.table)
+        if table is None:
+            logger.error(f"run {run.run_id} names table {run.table}, which has no config; left as it is")
+            return [run]
+        settings = self.actions.settings
+        retries = table.config.retries if table.config.retries is not None else settings.default_retries
+        delay = table.config.retry_delay_minutes
+        policy = RetryPolicy(
+            retries=retries, delay_minutes=settings.default_retry_delay_minutes if delay is None else delay
+        )
+        repair = reconcile_run(run, jobs, policy, now)
+        if repair is None:
+            return [run]
+        adopted = self.actions.repairs["adopted"]
+        saved = self.actions.apply(repair.decision, table)
+        if repair.kind != "resubmitted" or self.actions.repairs["adopted"] == adopted:
+            self.actions.repaired(repair.kind, saved or run)
+        return [saved] if saved is not None and not saved.finished else []
+
+    def _alert_stuck(self, runs: list[Run], now: datetime) -> tuple[int, set[str]]:
+        """Alert once per stuck run; when Slack refuses, the alert stays pending for the next pass.
+        Returns how many were posted and the run ids tried."""
+        timeouts = {str(t.id): t.config.timeout_minutes for t in self.catalog}
+        alerted = 0
+        tried: set[str] = set()
+        for run in stuck_runs(runs, timeouts, now):
+            tried.add(run.run_id)
+            try:
+                pending = run
+                if run.stuck_alert == "none":
+                    count("StuckRuns", self.actions.settings.environment, run.table)
+                    pending = self.actions.ledger.save_run(run.model_copy(update={"stuck_alert": "pending"}))
+                    log_run("stuck", pending, state=run.step.status, since=step_since(run).isoformat())
+                alerted += self.actions.try_post_alert(pending, "run_stuck").stuck_alert == "sent"
+            except StaleRun:
+                logger.info(f"{run.table} {run.run_id} moved on while being alerted as stuck; checked next pass")
+        return alerted, tried
+
+    def _post_pending_alerts(self, tried: set[str]) -> tuple[int, list[Run]]:
+        """Post every alert Slack has not accepted yet; returns how many went out and those still pending."""
+        posted = 0
+        pending: list[Run] = []
+        for run in self.actions.ledger.pending_alert_runs():
+            if run.run_id in tried and run.alert != "pending":
+                pending.append(run)  # its stuck alert was just tried above
+                continue
+            after = self.actions.try_post_alert(run, "run_failed" if run.alert == "pending" else "run_stuck")
+            if "pending" in (after.alert, after.stuck_alert):
+                pending.append(after)
+            else:
+                posted += 1
+        return posted, pending
