@@ -23,6 +23,7 @@ from databridge_pipeline.local.batch_events import job_state_change
 from databridge_pipeline.local.scenario import Scenario
 from databridge_pipeline.local.slack_standin import SlackStandIn
 from databridge_pipeline.local.stack import ACCOUNT, REGION, sqs_event
+from databridge_pipeline.run_actions import RetryLater
 
 # Lambda retries a failed asynchronous invocation twice, about one and two minutes later.
 ASYNC_RETRY_MINUTES = (1, 2)
@@ -155,7 +156,9 @@ class Simulation:
         return any(w.covers(minute) for w in windows)
 
     def _expected(self, error: BaseException, minute: int) -> bool:
-        return isinstance(error, CrashAfterSubmit) or self._fault_active(minute)
+        """A drill's crash, an injected fault, or the pipeline asking to be retried (another invocation
+        holds the step's submit lease) are expected; anything else is a pipeline error."""
+        return isinstance(error, CrashAfterSubmit | RetryLater) or self._fault_active(minute)
 
     def _manual_runs(self, minute: int) -> None:
         for manual in self.scenario.manual_runs:
@@ -196,7 +199,10 @@ class Simulation:
             failed: set[str] = set()
             for _ in range(self.scenario.deliveries):
                 reply = self._invoke("submitter", event, minute)
-                failed = {f["itemIdentifier"] for f in (reply or {}).get("batchItemFailures", [])}
+                if reply is _FAILED:  # the whole invocation died: every message of the batch comes back
+                    failed = {message["MessageId"] for message in messages}
+                else:
+                    failed = {f["itemIdentifier"] for f in (reply or {}).get("batchItemFailures", [])}
             self.counters.messages_delivered += len(messages)
             for message in messages:
                 if message["MessageId"] not in failed:
