@@ -3,6 +3,8 @@ the secrets of exactly the connections the kind can use."""
 
 from __future__ import annotations
 
+import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import yaml
 
 from databridge_pipeline.connections import CONNECTIONS, connections_of_type
 from databridge_pipeline.settings import settings_for
-from databridge_pipeline.step_kinds import step_kinds
+from databridge_pipeline.step_kinds import STEP_NAMES, step_kinds
 from databridge_pipeline.template_spec import Resolver, load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -72,3 +74,12 @@ def test_a_legacy_stack_without_the_airtable_and_geocoder_images_creates_no_job_
     assert not resolver.condition("HasGeocoderTool")
     resolver.values["ExtractAirtableImage"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/extract-airtable:1"
     assert resolver.condition("HasAirtableTool")
+
+
+def test_the_dashboard_charts_every_step_name(template):
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    (steps,) = [w for w in widgets if w["properties"].get("title", "").startswith("Steps by outcome")]
+    named = {word for metric in steps["properties"]["metrics"] for word in metric if isinstance(word, str)}
+
+    assert set(STEP_NAMES) <= named
