@@ -206,12 +206,19 @@ def test_carto_loads_run_one_at_a_time_by_default(template):
     assert vcpus == "1"
 
 
+# AWS Batch actions that take no resource-level permissions: '*' is the only resource they accept.
+NO_RESOURCE_LEVEL_ACTIONS = {"batch:DescribeJobs", "batch:ListJobs"}
+
+
 def test_no_secret_value_or_wildcard_resource_in_the_template():
     text = TEMPLATE.read_text()
 
     assert not re.search(r"xox[abp]-|AKIA[0-9A-Z]{16}|://[^/\s:]+:[^@\s]+@|password\s*[:=]", text, re.IGNORECASE)
     for match in re.finditer(r"Resource:\s*['\"]?\*['\"]?\s*$", text, re.MULTILINE):
-        pytest.fail(f"a '*' resource at offset {match.start()}")
+        statement = text[: match.start()].rsplit("- Sid:", 1)[-1]
+        actions = set(re.findall(r"batch:\w+", statement))
+        if not actions or not actions <= NO_RESOURCE_LEVEL_ACTIONS:
+            pytest.fail(f"a '*' resource at offset {match.start()} for {sorted(actions) or 'an unnamed action'}")
 
 
 def test_the_layer_requirements_match_the_package_dependencies():
@@ -248,3 +255,37 @@ def _references(value: Any) -> list[str]:
             text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
             return [name.split(".")[0] for name in re.findall(r"\$\{([^}!:]+)\}", text)]
     return []
+
+
+def test_the_ledger_has_the_sparse_pending_alerts_index_the_adapter_queries(template):
+    from databridge_pipeline.adapters.ledger import PENDING_ALERT_KEY, PENDING_ALERTS_INDEX
+
+    [index] = template["Resources"]["RunLedger"]["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == PENDING_ALERTS_INDEX
+    assert index["KeySchema"][0] == {"AttributeName": PENDING_ALERT_KEY, "KeyType": "HASH"}
+
+
+def test_each_job_events_failure_shape_has_its_own_queue_and_alarm(template):
+    resources = template["Resources"]
+    function = resources["JobEventsFunction"]["Properties"]
+    destination = function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+    rule = function["Events"]["BatchJobStateChange"]["Properties"]
+    queues = {str(destination), str(rule["DeadLetterConfig"]["Arn"])}
+    assert len(queues) == 2, "Lambda's invocation records and EventBridge's dead letters never share a queue"
+    alarmed = {
+        str(a["Properties"].get("Dimensions")) for a in resources.values() if a["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    for queue in ("JobEventsFailedInvocationsQueue", "JobEventsRuleDeadLettersQueue"):
+        assert any(queue in dims for dims in alarmed), f"{queue} has a depth alarm"
+
+
+def test_a_silent_pipeline_alarms(template):
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in template["Resources"].values()
+        if a["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert alarms["Ticks"]["TreatMissingData"] == "breaching", "no tick at all must alarm"
+    assert alarms["Ticks"]["Period"] * alarms["Ticks"]["EvaluationPeriods"] == 300
+    assert "ApproximateAgeOfOldestMessage" in alarms
+    assert alarms["OldestPendingAlertMinutes"]["Threshold"] == 30

@@ -37,12 +37,19 @@ def traced(handler: Handler) -> Handler:
     return cast(Handler, Tracer(service=SERVICE).capture_lambda_handler(handler))
 
 
-def count(name: str, environment: str, table: str | None = None, value: int = 1, **dimensions: str) -> None:
-    """Emit one EMF count now, with its own dimensions (each metric has different ones)."""
+def count(
+    name: str,
+    environment: str,
+    table: str | None = None,
+    value: float = 1,
+    unit: MetricUnit = MetricUnit.Count,
+    **dimensions: str,
+) -> None:
+    """Emit one EMF metric now (a count unless ``unit`` says otherwise), with its own dimensions."""
     namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
     with single_metric(
         name=name,
-        unit=MetricUnit.Count,
+        unit=unit,
         value=value,
         namespace=namespace,
         default_dimensions={"environment": environment, **dimensions},

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.adapters.batch import JobState
@@ -74,8 +75,9 @@ class Reconciler:
         oldest = max(((now - r.updated_at).total_seconds() / 60 for r in pending), default=0.0)
         env = self.actions.settings.environment
         count("ReconcilePasses", env)
-        if pending:
+        if pending:  # the alarm "alerts not reaching Slack" fires past 30 minutes
             count("AlertsPending", env, value=len(pending))
+            count("OldestPendingAlertMinutes", env, value=round(oldest, 1), unit=MetricUnit.NoUnit)
         return PassResult(
             active=len(active),
             repairs={kind: repairs.get(kind, 0) for kind in REPAIR_KINDS},
