@@ -11,6 +11,7 @@ import pytest
 
 from databridge_pipeline.local.command import run_local
 from databridge_pipeline.local.scenario import Scenario
+from databridge_pipeline.runs import SUBMIT_LEASE
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "table_configs"
@@ -108,4 +109,13 @@ def test_the_bad_day_scenario_from_the_readme_ends_as_its_comments_say():
     assert result.report["totals"]["dlq_messages"] == 1, "only the poison message"
     attempts = sum(step["attempts"] for run in result.report["runs"] for step in run["steps"])
     assert result.report["totals"]["jobs_submitted"] == attempts, "one job per attempt despite double delivery"
+    assert result.report["totals"]["duplicate_jobs"] == 0
+    assert by_table["airtable/airtable/immigrant_services"]["succeeded"] == 1, "its lost event was polled"
+    repairs = result.report["totals"]["repairs"]
+    assert repairs["adopted"] == len(scenario.crash_after_submit)
+    # An orphan job that ends before its submit lease expires sends its event while the run has no job id
+    # yet: the event is dropped as stale, so after adopting the job the pass applies its outcome too.
+    lease = SUBMIT_LEASE.total_seconds() / 60
+    orphans_done_first = sum(scenario.job_duration(c.step) < lease for c in scenario.crash_after_submit)
+    assert repairs["polled"] == sum(lost.times for lost in scenario.lost_events) + orphans_done_first
     assert result.unexpected_errors == []
