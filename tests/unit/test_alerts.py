@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 from databridge_pipeline.alerts import log_stream_url, run_alert
@@ -70,4 +70,16 @@ def test_a_stuck_run_alert_says_since_when_and_has_no_log_link_before_the_job_en
 
     assert alert.text().splitlines()[0] == ":red_circle: [dev] knack/carto_phl/ppr/ppr_events is stuck at step extract"
     assert "step submitted since 2026-11-24 11:33 UTC, past the table's timeout" in alert.text()
+    assert "attempt 1; Batch has not finished job" in alert.text(), "what was tried"
     assert alert.log_url is None
+
+
+def test_a_stuck_submission_whose_lease_was_released_says_since_when_it_began():
+    run = failed_run().model_copy(update={"status": "running", "current": 0})
+    step = run.step.model_copy(update={"status": "submitting", "since": None, "began_at": NOW, "job_id": None})
+    run = run.with_step(step, NOW + timedelta(minutes=30))
+
+    alert = run_alert(run, "run_stuck", "dev", "us-east-1", "/aws/batch/job")
+
+    assert "step submitting since 2026-11-24 11:33 UTC" in alert.text()
+    assert "SubmitJob has not succeeded yet" in alert.text()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.runs import Run
+from databridge_pipeline.runs import Run, step_since
 
 
 class Alert(BaseModel):
@@ -97,7 +96,7 @@ def run_alert(
         step=step.name,
         attempts=step.attempts,
         job_id=step.job_id,
-        status_reason=step.status_reason if kind == "run_failed" else _stuck_reason(step.status, step.since),
+        status_reason=step.status_reason if kind == "run_failed" else _stuck_reason(run),
         exit_code=step.exit_code,
         log_url=log_stream_url(region, log_group, step.log_stream) if step.log_stream else None,
         rerun_command=f"databridge-pipeline rerun {run.table} --from-step {step.name} --env {environment}",
@@ -105,6 +104,15 @@ def run_alert(
     )
 
 
-def _stuck_reason(status: str, since: datetime | None) -> str:
-    started = since.strftime("%Y-%m-%d %H:%M UTC") if since else "an unknown time"
-    return f"step {status} since {started}, past the table's timeout"
+def _stuck_reason(run: Run) -> str:
+    """Which state, since when, and what was tried, so the person knows where to look."""
+    step = run.step
+    tried = {
+        "submitting": "SubmitJob has not succeeded yet (the reconciliation pass retries it every minute)",
+        "submitted": f"Batch has not finished job {step.job_id} (polled every minute)",
+        "retry_pending": "the retry message was sent (and re-sent every 5 minutes while overdue)",
+    }.get(step.status, "")
+    since = step_since(run).strftime("%Y-%m-%d %H:%M UTC")
+    return f"step {step.status} since {since}, past the table's timeout; attempt {step.attempts}" + (
+        f"; {tried}" if tried else ""
+    )
