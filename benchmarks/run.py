@@ -262,6 +262,22 @@ def _top_level_imports(trace: str) -> list[tuple[str, float]]:
     return entries
 
 
+def extract_submitted(table: str, run_id: str, job_id: str, at: datetime) -> Run:
+    """A run whose extract job ``job_id`` was submitted at ``at``, its load still to come."""
+    return Run(
+        table=table,
+        run_id=run_id,
+        trigger="manual",
+        steps=(
+            StepRecord(name="extract", status="submitted", attempts=1, job_id=job_id, since=at),
+            StepRecord(name="load"),
+        ),
+        created_at=at,
+        updated_at=at,
+        version=2,
+    )
+
+
 def bench_job_events(count: int = 1000) -> dict[str, Any]:
     now = datetime(2026, 11, 24, 11, 30, tzinfo=UTC)
     run_actions, _, batch, ledger = actions(lambda: now)
@@ -280,16 +296,7 @@ def bench_job_events(count: int = 1000) -> dict[str, Any]:
             "jobDefinition": "arn:aws:batch:us-east-1:123456789012:job-definition/databridge-extract:1",
             "tags": {"table": str(table.id), "run_id": run_id, "step": "extract"},
         }
-        ledger.runs[(str(table.id), run_id)] = Run(
-            table=str(table.id),
-            run_id=run_id,
-            trigger="manual",
-            steps=(StepRecord(name="extract", status="submitted", attempts=1, job_id=f"j{index}", since=now),
-                   StepRecord(name="load")),
-            created_at=now,
-            updated_at=now,
-            version=2,
-        )  # fmt: skip
+        ledger.runs[(str(table.id), run_id)] = extract_submitted(str(table.id), run_id, f"j{index}", now)
         events.append(job_state_change(job, "SUCCEEDED", now, "123456789012", "us-east-1"))
     timings = []
     for event in events:
@@ -314,16 +321,7 @@ def bench_reconcile(count: int = 1000) -> dict[str, Any]:
     assert table is not None
     for index in range(count):
         run_id = f"manual-{index:05}"
-        ledger.runs[(str(table.id), run_id)] = Run(
-            table=str(table.id),
-            run_id=run_id,
-            trigger="manual",
-            steps=(StepRecord(name="extract", status="submitted", attempts=1, job_id=f"j{index}", since=submitted_at),
-                   StepRecord(name="load")),
-            created_at=submitted_at,
-            updated_at=submitted_at,
-            version=2,
-        )  # fmt: skip
+        ledger.runs[(str(table.id), run_id)] = extract_submitted(str(table.id), run_id, f"j{index}", submitted_at)
     reconciler = Reconciler(catalog, run_actions)
     start = time.perf_counter()
     result = reconciler.run_pass()

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from databridge_pipeline.catalog import Catalog
 from databridge_pipeline.events import BatchJobStateChange, job_outcome
 from databridge_pipeline.observability import count, logger
+from databridge_pipeline.reconcile import RetryPolicy
 from databridge_pipeline.run_actions import RunActions
 from databridge_pipeline.runs import Drop, Wait, on_job_outcome
 
@@ -42,11 +43,9 @@ class JobEvents:
             logger.error(f"job {outcome.job_id} names table {outcome.table}, which has no config; ignored")
             return "ignored"
         settings = self.actions.settings
-        retries = table.config.retries if table.config.retries is not None else settings.default_retries
-        delay = table.config.retry_delay_minutes
-        delay = settings.default_retry_delay_minutes if delay is None else delay
+        policy = RetryPolicy.of(table, settings)
         run = self.actions.ledger.get_run(outcome.table, outcome.run_id)
-        decision = on_job_outcome(run, outcome, retries, delay, self.actions.clock())
+        decision = on_job_outcome(run, outcome, policy.retries, policy.delay_minutes, self.actions.clock())
         if not isinstance(decision, Drop | Wait) and getattr(decision, "save", True):
             result = "succeeded" if outcome.status == "SUCCEEDED" else "failed"
             count("StepsFinished", settings.environment, outcome.table, step=outcome.step, outcome=result)

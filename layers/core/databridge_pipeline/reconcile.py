@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.adapters.batch import JobState
+from databridge_pipeline.config import Table
 from databridge_pipeline.runs import (
     Decision,
     Drop,
@@ -27,6 +28,7 @@ from databridge_pipeline.runs import (
     retry_request,
     take_over,
 )
+from databridge_pipeline.settings import PipelineSettings
 
 RepairKind = Literal["adopted", "resubmitted", "polled", "resent", "freed"]
 REPAIR_KINDS: tuple[RepairKind, ...] = ("adopted", "resubmitted", "polled", "resent", "freed")
@@ -40,12 +42,24 @@ TERMINAL = ("SUCCEEDED", "FAILED")
 
 
 class RetryPolicy(BaseModel):
-    """The table's retries and delay, as the event path uses them."""
+    """The table's retries and delay: its config's, else the environment's defaults."""
 
     model_config = ConfigDict(frozen=True)
 
     retries: int
     delay_minutes: int
+
+    @classmethod
+    def of(cls, table: Table, settings: PipelineSettings) -> RetryPolicy:
+        config = table.config
+        return cls(
+            retries=settings.default_retries if config.retries is None else config.retries,
+            delay_minutes=(
+                settings.default_retry_delay_minutes
+                if config.retry_delay_minutes is None
+                else config.retry_delay_minutes
+            ),
+        )
 
 
 class Repair(BaseModel):

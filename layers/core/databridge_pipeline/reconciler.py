@@ -95,13 +95,7 @@ class Reconciler:
         if table is None:
             logger.error(f"run {run.run_id} names table {run.table}, which has no config; left as it is")
             return [run]
-        settings = self.actions.settings
-        retries = table.config.retries if table.config.retries is not None else settings.default_retries
-        delay = table.config.retry_delay_minutes
-        policy = RetryPolicy(
-            retries=retries, delay_minutes=settings.default_retry_delay_minutes if delay is None else delay
-        )
-        repair = reconcile_run(run, jobs, policy, now)
+        repair = reconcile_run(run, jobs, RetryPolicy.of(table, self.actions.settings), now)
         if repair is None:
             return [run]
         adopted = self.actions.repairs["adopted"]
