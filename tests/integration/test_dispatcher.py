@@ -148,3 +148,13 @@ def test_a_missing_variable_fails_the_cold_start_naming_it(stack, monkeypatch, m
 
     with pytest.raises(Exception, match=missing):
         stack.handler("dispatcher")
+
+
+def test_with_the_schedule_off_a_tick_dispatches_nothing_but_still_reconciles(stack, context, monkeypatch):
+    monkeypatch.setenv("SCHEDULE_ENABLED", "false")  # a dev stack's default
+
+    result = tick(stack, context, "2026-11-24T11:15:00Z")  # databridge/lni/inspections is due
+
+    assert (result["dispatched"], result["send_calls"]) == (0, 0)
+    assert stack.queued() == 0
+    assert "reconcile" in result

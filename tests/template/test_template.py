@@ -172,12 +172,16 @@ def test_every_variable_points_at_a_resource_or_parameter_of_the_template(templa
             assert reference in known, f"{function} {name} refers to {reference}, which the template lacks"
 
 
+PROD_PARAMETERS = {"S3Bucket": "citygeo-airflow-databridge2"}
+
+
 def test_variables_resolve_to_the_names_the_core_expects(template):
-    env = Resolver(template, "prod", "123456789012", "us-east-1").resolve(
+    env = Resolver(template, "prod", "123456789012", "us-east-1", PROD_PARAMETERS).resolve(
         function_environment(template, "SubmitterFunction")
     )
 
     settings = PipelineSettings.model_validate(env)
+    assert settings.schedule_enabled, "prod dispatches its schedule by default"
     assert settings.extract_job_queue.endswith(":job-queue/databridge-pipeline-prod-extract")
     assert settings.carto_job_queue.endswith(":job-queue/databridge-pipeline-prod-carto")
     assert settings.default_retries == 2
@@ -215,6 +219,9 @@ def test_no_secret_value_or_wildcard_resource_in_the_template():
 
     assert not re.search(r"xox[abp]-|AKIA[0-9A-Z]{16}|://[^/\s:]+:[^@\s]+@|password\s*[:=]", text, re.IGNORECASE)
     for match in re.finditer(r"Resource:\s*['\"]?\*['\"]?\s*$", text, re.MULTILINE):
+        resource = re.findall(r"^  (\w+):$", text[: match.start()], re.MULTILINE)[-1]
+        if resource.endswith("Key") and f"  {resource}:\n    Type: AWS::KMS::Key" in text:
+            continue  # a key policy's statements are about the key itself: '*' is the only resource they take
         statement = text[: match.start()].rsplit("- Sid:", 1)[-1]
         actions = set(re.findall(r"batch:\w+", statement))
         if not actions or not actions <= NO_RESOURCE_LEVEL_ACTIONS:
@@ -241,6 +248,17 @@ def test_samconfig_deploys_dev_and_prod_and_confirms_only_prod():
     assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
     assert "Environment=prod" in config["prod"]["deploy"]["parameters"]["parameter_overrides"]
     assert config["default"]["build"]["parameters"]["build_in_source"] is True
+
+
+def test_samconfig_keeps_dev_off_prod_destinations_and_leaves_prods_alarm_email_to_the_deploy():
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    dev = dict(p.split("=", 1) for p in config["dev"]["deploy"]["parameters"]["parameter_overrides"].split())
+    prod = dict(p.split("=", 1) for p in config["prod"]["deploy"]["parameters"]["parameter_overrides"].split())
+
+    assert dev.get("S3Bucket") != "citygeo-airflow-databridge2"
+    assert {dev["CartoPhlSecretName"], dev["CartoGsgSecretName"]}.isdisjoint({"carto-prod", "carto-dev"})
+    assert (prod["CartoPhlSecretName"], prod["CartoGsgSecretName"]) == ("carto-prod", "carto-dev")
+    assert "AlarmEmail" not in prod, "no default address: the deploy names a person"
 
 
 def _references(value: Any) -> list[str]:
@@ -289,3 +307,43 @@ def test_a_silent_pipeline_alarms(template):
     assert alarms["Ticks"]["Period"] * alarms["Ticks"]["EvaluationPeriods"] == 300
     assert "ApproximateAgeOfOldestMessage" in alarms
     assert alarms["OldestPendingAlertMinutes"]["Threshold"] == 30
+
+
+def test_alarms_can_publish_to_their_encrypted_topic_and_reach_a_person(template):
+    resources = template["Resources"]
+    topic = resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}, "not alias/aws/sns, which CloudWatch cannot use"
+    statements = resources["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    granted = [s for s in statements if "cloudwatch.amazonaws.com" in str(s["Principal"])]
+    assert granted and {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(granted[0]["Action"])
+    publish = resources["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert (publish["Principal"], publish["Action"]) == ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Properties"]["Protocol"] == "email"
+    rule = template["Rules"]["ProdAlarmsReachAPerson"]
+    assert "AlarmEmail" in str(rule["Assertions"]) and "prod" in str(rule["RuleCondition"])
+
+
+def test_dev_cannot_name_a_production_bucket_or_carto_secret(template):
+    parameters = template["Parameters"]
+    for name in ("S3Bucket", "CartoPhlSecretName", "CartoGsgSecretName"):
+        assert "Default" not in parameters[name], f"{name}: no default that could point dev at prod"
+    rule = str(template["Rules"]["DevNeverTouchesProd"])
+    assert "'dev'" in rule or "dev]" in rule or "dev'" in rule
+    for production in ("citygeo-airflow-databridge2", "carto-prod", "carto-dev"):
+        assert production in rule
+
+
+def test_dev_dispatches_no_schedule_unless_turned_on(template):
+    assert template["Parameters"]["ScheduleEnabled"]["Default"] == "auto"
+    condition = str(template["Conditions"]["DispatchesSchedule"])
+    assert "IsProd" in condition and "auto" in condition
+
+
+def test_a_dev_stack_ticks_without_dispatching_its_schedule_by_default(template):
+    environment = function_environment(template, "DispatcherFunction")
+    dev = Resolver(template, "dev", "123456789012", "us-east-1", {"S3Bucket": "a-dev-bucket"}).resolve(environment)
+    turned_on = Resolver(template, "dev", "1", "us-east-1", {"S3Bucket": "b-dev-bucket", "ScheduleEnabled": "true"})
+
+    assert PipelineSettings.model_validate(dev).schedule_enabled is False
+    assert PipelineSettings.model_validate(turned_on.resolve(environment)).schedule_enabled is True

@@ -49,6 +49,7 @@ class Dispatcher:
                     run_id=scheduled_run_id(run.scheduled_for),
                 )
                 for run in due_runs(self.catalog, window)
+                if self.actions.settings.schedule_enabled
             ]
             calls = self.actions.queue.send_all(requests)
             ledger.advance_cursor(time)

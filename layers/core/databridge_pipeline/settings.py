@@ -30,6 +30,9 @@ class PipelineSettings(BaseModel):
     job_definition_prefix: str = Field(alias="JOB_DEFINITION_PREFIX", min_length=1)
     default_retries: int = Field(alias="DEFAULT_RETRIES", ge=0, le=10)
     default_retry_delay_minutes: int = Field(default=5, alias="DEFAULT_RETRY_DELAY_MINUTES", ge=0, le=15)
+    # Whether ticks dispatch scheduled runs (the template's ScheduleEnabled: off in dev unless turned on).
+    # Off, the tick still advances its cursor and runs the reconciliation pass.
+    schedule_enabled: bool = Field(default=True, alias="SCHEDULE_ENABLED")
 
     def job_definition(self, step_kind: str) -> str:
         """One job definition per step kind: ``<prefix>-<kind with dashes>``, e.g. ``...-carto-load``."""

@@ -44,12 +44,21 @@ def load_template(path: Path) -> dict[str, Any]:
 class Resolver:
     """Resolves intrinsics to the values a stack of ``environment`` in ``account``/``region`` would have."""
 
-    def __init__(self, template: dict[str, Any], environment: str, account: str, region: str) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        environment: str,
+        account: str,
+        region: str,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        """``parameters`` are laid over the template's defaults (as a deploy's parameter overrides are)."""
         self.template = template
         self.resources: dict[str, Any] = template.get("Resources", {})
-        parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+        defaults = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
         self.values: dict[str, Any] = {
-            **parameters,
+            **defaults,
+            **(parameters or {}),
             "Environment": environment,
             "AWS::AccountId": account,
             "AWS::Region": region,
