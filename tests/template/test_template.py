@@ -347,3 +347,24 @@ def test_a_dev_stack_ticks_without_dispatching_its_schedule_by_default(template)
 
     assert PipelineSettings.model_validate(dev).schedule_enabled is False
     assert PipelineSettings.model_validate(turned_on.resolve(environment)).schedule_enabled is True
+
+
+def test_no_job_can_block_a_queue_stuck_runnable(template):
+    for name in ("ExtractJobQueue", "CartoJobQueue"):
+        actions = template["Resources"][name]["Properties"]["JobStateTimeLimitActions"]
+        by_reason = {a["Reason"]: a for a in actions}
+        assert {a["Action"] for a in actions} == {"CANCEL"} and {a["State"] for a in actions} == {"RUNNABLE"}
+        assert by_reason["MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"]["MaxTimeSeconds"] == 600
+        assert by_reason["CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"]["MaxTimeSeconds"] <= 4 * 3600
+
+
+def test_batch_retries_fargate_start_failures_not_ec2_host_ones(template):
+    rules = [
+        rule
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Batch::JobDefinition"
+        for rule in resource["Properties"]["RetryStrategy"]["EvaluateOnExit"]
+    ]
+    reasons = {rule.get("OnStatusReason") for rule in rules if rule["Action"] == "RETRY"}
+    assert "CannotPullContainerError*" in reasons and "ResourceInitializationError*" in reasons
+    assert not any(reason and reason.startswith("Host EC2") for reason in reasons), "cannot happen on Fargate"

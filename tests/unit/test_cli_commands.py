@@ -86,8 +86,18 @@ def test_commands_json_gives_each_steps_submit_job_request(capsys):
     assert main(["commands", "databridge/lni/inspections", "--configs", EXAMPLES, "--env", "prod", "--json"]) == 0
 
     extract, load = json.loads(capsys.readouterr().out)
-    assert set(extract) == {"step", "job_name", "job_queue", "job_definition", "command", "environment", "tags"}
+    assert set(extract) == {
+        "step",
+        "job_name",
+        "job_queue",
+        "job_definition",
+        "command",
+        "environment",
+        "tags",
+        "timeout_seconds",
+    }
     assert (extract["step"], load["step"]) == ("extract", "load")
+    assert extract["timeout_seconds"] == 240 * 60, "the table's timeout_minutes (default 240)"
     assert load["job_definition"] == "databridge-pipeline-prod-carto-load"
     assert '"${CARTO_PHL_CONNECTION_STRING}"' in load["command"][2]
 

@@ -132,9 +132,27 @@ def test_the_submit_job_request_has_the_boto3_shape():
 
     kwargs = extract.submit_job_kwargs()
 
-    assert set(kwargs) == {"jobName", "jobQueue", "jobDefinition", "containerOverrides", "tags", "propagateTags"}
+    assert set(kwargs) == {
+        "jobName",
+        "jobQueue",
+        "jobDefinition",
+        "containerOverrides",
+        "tags",
+        "propagateTags",
+        "timeout",
+    }
     assert kwargs["containerOverrides"]["environment"] == [
         {"name": "PIPELINE_TABLE", "value": "databridge/lni/permits"},
         {"name": "PIPELINE_RUN_ID", "value": "r1"},
         {"name": "PIPELINE_STEP", "value": "extract"},
     ]
+
+
+def test_every_job_is_timed_out_by_batch_at_its_tables_timeout():
+    quick = PERMITS.model_copy(update={"config": PERMITS.config.model_copy(update={"timeout_minutes": 45})})
+
+    default = run_job_requests(PERMITS, settings_for("prod"), "manual-1")
+    timed = run_job_requests(quick, settings_for("prod"), "manual-1")
+
+    assert {r.submit_job_kwargs()["timeout"]["attemptDurationSeconds"] for r in default} == {240 * 60}
+    assert {r.submit_job_kwargs()["timeout"]["attemptDurationSeconds"] for r in timed} == {45 * 60}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from databridge_pipeline.config import Table
 from databridge_pipeline.connections import CONNECTIONS
@@ -46,6 +46,7 @@ class JobRequest(BaseModel):
     command: list[str]
     environment: dict[str, str]
     tags: dict[str, str]
+    timeout_seconds: int = Field(ge=60)
 
     def submit_job_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of boto3's ``batch.submit_job``."""
@@ -59,6 +60,7 @@ class JobRequest(BaseModel):
             },
             "tags": self.tags,
             "propagateTags": True,
+            "timeout": {"attemptDurationSeconds": self.timeout_seconds},
         }
 
 
@@ -87,6 +89,8 @@ def job_request(
         command=["bash", "-c", "exec " + " ".join(words)],
         environment={"PIPELINE_TABLE": str(table.id), "PIPELINE_RUN_ID": run_id, "PIPELINE_STEP": step.name},
         tags={"table": str(table.id), "run_id": run_id, "step": step.name, "attempt": str(attempt)},
+        # Batch times an attempt from RUNNING; time spent RUNNABLE is the stuck-run check's (same timeout).
+        timeout_seconds=max(60, table.config.timeout_minutes * 60),
     )
 
 
