@@ -1,5 +1,5 @@
-"""template.yaml runs each step kind in its own job definition: the image pinned for the command set, and
-the secrets of exactly the connections the kind can use."""
+"""template.yaml runs each step kind and connection in its own job definition: the image pinned for the command
+set, and the secret of exactly that connection, read through an execution role that can read nothing else."""
 
 from __future__ import annotations
 
@@ -43,21 +43,56 @@ def job_definitions(template: dict[str, Any], command_set: str) -> tuple[Resolve
     return resolver, created
 
 
+def secret_parameter(connection: str) -> str:
+    """The template parameter naming a connection's secret: ``knack_test`` -> ``KnackTestSecretName``."""
+    return "".join(part.title() for part in connection.split("_")) + "SecretName"
+
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+
+
 @pytest.mark.parametrize("command_set", ["legacy", "current"])
-def test_each_step_kind_has_its_job_definition_with_its_sets_image_and_its_connections_secrets(template, command_set):
+def test_each_step_kind_has_a_job_definition_per_connection_with_its_sets_image_and_only_that_connections_secret(
+    template, command_set
+):
     resolver, created = job_definitions(template, command_set)
+    resolver.values |= {secret_parameter(c): f"secret-of-{c}" for c in CONNECTIONS}
     settings = settings_for("prod", {"COMMAND_SET": command_set})
     runs = {name: kind for name, kind in step_kinds().items() if kind.command(command_set) is not None}
+    expected = {
+        settings.job_definition(name, connection): (kind, connection)
+        for name, kind in runs.items()
+        for connection in connections_of_type(kind.connection)
+    }
 
-    assert set(created) == {settings.job_definition(name) for name in runs}
-    for name, kind in runs.items():
-        container = created[settings.job_definition(name)]["ContainerProperties"]
+    assert set(created) == set(expected)
+    for definition, (kind, connection) in expected.items():
+        container = created[definition]["ContainerProperties"]
         command = kind.command(command_set)
         assert command is not None
-        program = command[0]
-        assert resolver.resolve(container["Image"]) == f"<{FACTS['images'][command_set][program]}>", name
-        expected = {f.env_var for c in connections_of_type(kind.connection) for f in CONNECTIONS[c].fields.values()}
-        assert {secret["Name"] for secret in container["Secrets"]} == expected, name
+        assert resolver.resolve(container["Image"]) == f"<{FACTS['images'][command_set][command[0]]}>", definition
+        fields = CONNECTIONS[connection].fields.values()
+        assert {(s["Name"], resolver.resolve(s["ValueFrom"])) for s in container["Secrets"]} == {
+            (f.env_var, f"{SECRET_ARN}secret-of-{connection}:{f.json_key}::") for f in fields
+        }, definition
+        role_name = container["ExecutionRoleArn"]["Fn::GetAtt"][0]
+        assert readable_secrets(template, resolver, role_name) == {f"{SECRET_ARN}secret-of-{connection}-??????"}
+
+
+def readable_secrets(template: dict[str, Any], resolver: Resolver, role_name: str) -> set[str]:
+    """The secrets an execution role's inline policies let it read."""
+    role = template["Resources"][role_name]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert all(s["Action"] == "secretsmanager:GetSecretValue" for s in statements), role_name
+    resources = [resolver.resolve(s["Resource"]) for s in statements]
+    return {r for item in resources for r in (item if isinstance(item, list) else [item])}
+
+
+def test_every_connection_has_a_secret_parameter_whose_default_is_the_mapped_secret(template):
+    for connection in CONNECTIONS.values():
+        parameter = template["Parameters"][secret_parameter(connection.conn_id)]
+
+        assert parameter.get("Default") in (connection.secret_name, None), connection.conn_id
 
 
 def test_each_image_parameter_of_the_current_set_names_the_commit_its_commands_were_checked_against(template):

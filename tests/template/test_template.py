@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from databridge_pipeline.connections import CONNECTIONS
+from databridge_pipeline.connections import CARTO_CONNECTIONS, CONNECTIONS
 from databridge_pipeline.settings import PipelineSettings
 from databridge_pipeline.template_spec import Resolver, batch_event_pattern, load_template, queue_settings
 from databridge_pipeline.wiring import LambdaEnvironment
@@ -202,30 +202,57 @@ def test_job_definitions_fill_every_secret_variable_a_command_can_name(template)
 
 def test_carto_loads_run_one_at_a_time_by_default(template):
     carto = template["Resources"]["CartoComputeEnvironment"]["Properties"]["ComputeResources"]
-    load = template["Resources"]["CartoLoadJobDefinition"]["Properties"]["ContainerProperties"]
-    vcpus = next(r["Value"] for r in load["ResourceRequirements"] if r["Type"] == "VCPU")
+    loads = [
+        resource["Properties"]["ContainerProperties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Batch::JobDefinition"
+        and resource["Properties"]["JobDefinitionName"]["Fn::Sub"].split("}-", 1)[1].startswith("carto-load-")
+    ]
+    vcpus = {next(r["Value"] for r in load["ResourceRequirements"] if r["Type"] == "VCPU") for load in loads}
 
     assert carto["MaxvCpus"] == {"Ref": "CartoMaxConcurrentLoads"}
     assert template["Parameters"]["CartoMaxConcurrentLoads"]["Default"] == 1
-    assert vcpus == "1"
+    assert len(loads) == len(CARTO_CONNECTIONS) and vcpus == {"1"}
 
 
 # AWS Batch actions that take no resource-level permissions: '*' is the only resource they accept.
-NO_RESOURCE_LEVEL_ACTIONS = {"batch:DescribeJobs", "batch:ListJobs"}
+NO_RESOURCE_LEVEL_ACTIONS = {
+    "batch:DescribeJobs",
+    "batch:ListJobs",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:ListMetrics",
+}
 
 
-def test_no_secret_value_or_wildcard_resource_in_the_template():
+def policy_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every statement of every IAM role, queue and topic policy (not KMS key policies: a key policy's
+    statements are about the key itself, and '*' is the only resource they take), by resource name."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = [p["PolicyDocument"] for p in props.get("Policies", [])] + [props.get("PolicyDocument", {})]
+        found += [(name, statement) for document in documents for statement in document.get("Statement", [])]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_secret_value_in_the_template():
     text = TEMPLATE.read_text()
 
     assert not re.search(r"xox[abp]-|AKIA[0-9A-Z]{16}|://[^/\s:]+:[^@\s]+@|password\s*[:=]", text, re.IGNORECASE)
-    for match in re.finditer(r"Resource:\s*['\"]?\*['\"]?\s*$", text, re.MULTILINE):
-        resource = re.findall(r"^  (\w+):$", text[: match.start()], re.MULTILINE)[-1]
-        if resource.endswith("Key") and f"  {resource}:\n    Type: AWS::KMS::Key" in text:
-            continue  # a key policy's statements are about the key itself: '*' is the only resource they take
-        statement = text[: match.start()].rsplit("- Sid:", 1)[-1]
-        actions = set(re.findall(r"batch:\w+", statement))
-        if not actions or not actions <= NO_RESOURCE_LEVEL_ACTIONS:
-            pytest.fail(f"a '*' resource at offset {match.start()} for {sorted(actions) or 'an unnamed action'}")
+
+
+def test_a_wildcard_resource_only_for_actions_that_take_no_other(template):
+    statements = policy_statements(template)
+
+    assert len(statements) > 20, "the walk finds the roles' statements"
+    for name, statement in statements:
+        if "*" in as_list(statement["Resource"]):
+            assert set(as_list(statement["Action"])) <= NO_RESOURCE_LEVEL_ACTIONS, (name, statement.get("Sid"))
 
 
 def test_the_layer_requirements_match_the_package_dependencies():
@@ -368,3 +395,56 @@ def test_batch_retries_fargate_start_failures_not_ec2_host_ones(template):
     reasons = {rule.get("OnStatusReason") for rule in rules if rule["Action"] == "RETRY"}
     assert "CannotPullContainerError*" in reasons and "ResourceInitializationError*" in reasons
     assert not any(reason and reason.startswith("Host EC2") for reason in reasons), "cannot happen on Fargate"
+
+
+FUNCTIONS = ("DispatcherFunction", "SubmitterFunction", "JobEventsFunction")
+
+
+def test_every_function_has_reserved_concurrency_and_the_submitter_as_much_as_its_queue_may_use(template):
+    resources = template["Resources"]
+    reserved = {name: resources[name]["Properties"].get("ReservedConcurrentExecutions") for name in FUNCTIONS}
+    submitter = resources["SubmitterFunction"]["Properties"]
+    queue_max = submitter["Events"]["RunRequests"]["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+
+    assert all(isinstance(n, int) and n >= 1 for n in reserved.values()), reserved
+    assert reserved["DispatcherFunction"] == 1, "one tick at a time"
+    assert reserved["SubmitterFunction"] == queue_max
+
+
+def test_functions_have_hand_written_roles_with_x_ray_only_when_tracing_is_on(template):
+    for name in FUNCTIONS:
+        props = template["Resources"][name]["Properties"]
+        role = template["Resources"][props["Role"]["Fn::GetAtt"][0]]["Properties"]
+        resolver = Resolver(template, "prod", "123456789012", "us-east-1")
+
+        assert "Policies" not in props, f"{name}: SAM policy templates grant more than we use"
+        assert resolver.resolve(role["ManagedPolicyArns"]) is None
+        resolver.values["XRayTracing"] = "true"
+        assert resolver.resolve(role["ManagedPolicyArns"]) == ["arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"]
+
+
+def test_no_function_may_scan_or_delete_anything_but_a_run_slot(template):
+    for name, statement in policy_statements(template):
+        actions = set(as_list(statement["Action"]))
+        assert not actions & {"dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:*"}, name
+        if "dynamodb:DeleteItem" in actions:
+            condition = statement["Condition"]["ForAllValues:StringEquals"]
+            assert condition == {"dynamodb:LeadingKeys": ["SLOT"]}, name
+
+
+def test_the_slack_channel_can_read_only_our_alarms_metrics_and_logs_under_a_read_only_guardrail(template):
+    role = template["Resources"]["ChatbotRole"]["Properties"]
+    channel = template["Resources"]["AlarmsToSlack"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    log_groups = {r["Fn::GetAtt"][0] for s in statements if s["Sid"] == "ReadOurLogs" for r in s["Resource"]}
+    guardrails = Resolver(template, "prod", "123456789012", "us-east-1").resolve(channel["GuardrailPolicies"])
+
+    assert "ManagedPolicyArns" not in role
+    assert {a.split(":")[0] for s in statements for a in as_list(s["Action"])} == {"cloudwatch", "logs"}
+    assert all(
+        a.split(":")[1].startswith(("Get", "Describe", "List", "Filter"))
+        for s in statements
+        for a in as_list(s["Action"])
+    )
+    assert log_groups == {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"}
+    assert guardrails == ["arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"]

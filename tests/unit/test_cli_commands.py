@@ -98,7 +98,7 @@ def test_commands_json_gives_each_steps_submit_job_request(capsys):
     }
     assert (extract["step"], load["step"]) == ("extract", "load")
     assert extract["timeout_seconds"] == 240 * 60, "the table's timeout_minutes (default 240)"
-    assert load["job_definition"] == "databridge-pipeline-prod-carto-load"
+    assert load["job_definition"] == "databridge-pipeline-prod-carto-load-carto-phl"
     assert '"${CARTO_PHL_CONNECTION_STRING}"' in load["command"][2]
 
 

@@ -157,9 +157,9 @@ def test_the_airtable_chain_runs_the_legacy_operators_commands_in_the_legacy_set
     assert f"--csv_s3_key={geocoded}" in words(load.command)
     assert "--json_schema_s3_key=schemas/airtable/oia_services.json" in words(load.command)
     assert [r.job_definition for r in (extract, geocode, load)] == [
-        "databridge-pipeline-prod-airtable-extract",
-        "databridge-pipeline-prod-ais-geocode",
-        "databridge-pipeline-prod-carto-load",
+        "databridge-pipeline-prod-airtable-extract-airtable",
+        "databridge-pipeline-prod-ais-geocode-ais",
+        "databridge-pipeline-prod-carto-load-carto-phl",
     ]
     assert [r.job_queue for r in (extract, geocode, load)] == [
         "databridge-pipeline-prod-extract", "databridge-pipeline-prod-extract", "databridge-pipeline-prod-carto",

@@ -59,7 +59,7 @@ def test_a_databridge_table_extracts_then_loads_as_the_legacy_operators_did():
     ]  # fmt: skip
     assert (extract.job_name, load.job_name) == ("extract_lni_permits", "load_lni_permits")
     assert (extract.job_queue, load.job_queue) == ("databridge-pipeline-prod-extract", "databridge-pipeline-prod-carto")
-    assert load.job_definition == "databridge-pipeline-prod-carto-load"
+    assert load.job_definition == "databridge-pipeline-prod-carto-load-carto-phl"
     assert load.tags == {
         "table": "databridge/lni/permits",
         "run_id": "scheduled-20261124T1103Z",
@@ -78,7 +78,10 @@ def test_a_knack_test_table_stages_under_schema_test_and_uses_the_test_app_and_i
     assert "--connection_string=${CARTO_GSG_CONNECTION_STRING}" in words(load.command)
     assert not any(word.startswith("--index_fields") for word in words(load.command))
     assert extract.job_name == "extract_ppr_test_ppr_programs"
-    assert extract.job_definition == "databridge-pipeline-dev-knack-extract"
+    assert (extract.job_definition, load.job_definition) == (
+        "databridge-pipeline-dev-knack-extract-knack-test",
+        "databridge-pipeline-dev-carto-load-carto-gsg",
+    ), "each job reads only its own connection's secret"
 
 
 def test_secrets_are_variable_references_that_the_shell_expands_and_nothing_else_is():

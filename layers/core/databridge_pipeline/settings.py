@@ -34,9 +34,10 @@ class PipelineSettings(BaseModel):
     # Off, the tick still advances its cursor and runs the reconciliation pass.
     schedule_enabled: bool = Field(default=True, alias="SCHEDULE_ENABLED")
 
-    def job_definition(self, step_kind: str) -> str:
-        """One job definition per step kind: ``<prefix>-<kind with dashes>``, e.g. ``...-carto-load``."""
-        return f"{self.job_definition_prefix}-{step_kind.replace('_', '-')}"
+    def job_definition(self, step_kind: str, connection: str) -> str:
+        """One job definition per step kind and connection, so a job can read only its connection's secret:
+        ``<prefix>-<kind>-<connection>`` with dashes, e.g. ``...-carto-load-carto-phl``."""
+        return f"{self.job_definition_prefix}-{step_kind}-{connection}".replace("_", "-")
 
 
 def default_settings(environment: EnvironmentName) -> dict[str, str]:

@@ -85,7 +85,7 @@ def job_request(
         step=step.name,
         job_name=f"{step.name}_{table.staging_schema}_{table.id.name}",
         job_queue=settings.carto_job_queue if step.kind.queue == "carto" else settings.extract_job_queue,
-        job_definition=settings.job_definition(step.kind.kind),
+        job_definition=settings.job_definition(step.kind.kind, step.connection),
         command=["bash", "-c", "exec " + " ".join(words)],
         environment={"PIPELINE_TABLE": str(table.id), "PIPELINE_RUN_ID": run_id, "PIPELINE_STEP": step.name},
         tags={"table": str(table.id), "run_id": run_id, "step": step.name, "attempt": str(attempt)},

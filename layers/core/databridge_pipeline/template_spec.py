@@ -63,6 +63,7 @@ class Resolver:
             "AWS::AccountId": account,
             "AWS::Region": region,
             "AWS::Partition": "aws",
+            "AWS::NoValue": None,  # the property is left out
         }
 
     def resolve(self, value: Any) -> Any:

@@ -17,6 +17,7 @@ import boto3
 from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.adapters.ledger import PENDING_ALERT_KEY, PENDING_ALERTS_INDEX
+from databridge_pipeline.connections import connections_of_type
 from databridge_pipeline.settings import PipelineSettings, default_settings
 from databridge_pipeline.step_kinds import step_kinds
 
@@ -131,12 +132,13 @@ def _create_batch(names: dict[str, str]) -> None:
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute["computeEnvironmentArn"]}],
         )
     settings = PipelineSettings.model_validate(names)
-    for kind in step_kinds():
-        batch.register_job_definition(
-            jobDefinitionName=settings.job_definition(kind),
-            type="container",
-            containerProperties={"image": "databridge-etl-tools", "vcpus": 1, "memory": 2048, "command": ["true"]},
-        )
+    for name, kind in step_kinds().items():
+        for connection in connections_of_type(kind.connection):
+            batch.register_job_definition(
+                jobDefinitionName=settings.job_definition(name, connection),
+                type="container",
+                containerProperties={"image": "databridge-etl-tools", "vcpus": 1, "memory": 2048, "command": ["true"]},
+            )
 
 
 def _route_batch_events(sqs: Any, environment: str, spec: StackSpec, names: dict[str, str]) -> str:
