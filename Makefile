@@ -20,9 +20,23 @@ test: setup lint typecheck
 unit: setup
 	$(BIN)/python -m pytest tests/unit
 
-lint: setup
+# Policy checks: cfn-lint and checkov over the template (each checkov skip is on its resource, with the
+# reason), zizmor over the workflows. checkov pins a boto3 that aws-sam-cli cannot share, so it has a
+# virtual environment of its own.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+
+$(CHECKOV):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+
+lint: setup $(CHECKOV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(BIN)/zizmor --offline --persona=pedantic .github/workflows/
 
 typecheck: setup
 	$(BIN)/mypy
@@ -45,4 +59,4 @@ bench: setup
 	$(BIN)/python benchmarks/run.py --json bench-results.json
 
 clean:
-	rm -rf $(VENV) .bench-venv .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .bench-venv .aws-sam .pytest_cache .mypy_cache .ruff_cache
