@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,22 @@ def test_with_the_schedule_off_a_tick_dispatches_nothing_but_still_reconciles(st
     assert (result["dispatched"], result["send_calls"]) == (0, 0)
     assert stack.queued() == 0
     assert "reconcile" in result
+
+
+def test_tick_lines_never_carry_a_run_id_a_previous_invocation_set(stack, context, capsys):
+    stack.send({"table": "databridge/lni/inspections", "trigger": "schedule", "scheduled_for": "2026-11-24T10:15:00Z"})
+    stack.deliver(stack.receive(), context)  # the logger (one per container in AWS) now has that run's id
+    log_handler = stack.handler("dispatcher").logger.registered_handler
+    previous = log_handler.setStream(sys.stdout)
+    try:
+        tick(stack, context, "2026-11-25T11:15:00Z")
+    finally:
+        log_handler.setStream(previous)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    dispatched = [line for line in lines if line.get("run_status") == "dispatched"]
+    assert dispatched, "the tick dispatched the 11:15 run"
+    about_another = [
+        line for line in lines if "correlation_id" in line and line["correlation_id"] not in line["message"]
+    ]
+    assert about_another == []

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from databridge_pipeline.step_kinds import COMMAND_SETS, STEP_NAMES
 from databridge_pipeline.steps import run_job_requests, step_names
 
 DEFAULT_CONFIGS = "table_configs"
+MAX_HOURS = 24 * 366
 
 
 class UsageError(Exception):
@@ -44,6 +48,41 @@ def parse_time(text: str) -> datetime:
             f"{text!r} is not an ISO-8601 time (e.g. 2026-11-24T11:00 or 2026-11-24T06:00-05:00)"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def positive_hours(text: str) -> float:
+    """``--hours``: a positive, finite number of hours, at most a year."""
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours (e.g. 24 or 1.5)") from None
+    if not math.isfinite(hours) or hours <= 0 or hours > MAX_HOURS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of hours above 0 and at most {MAX_HOURS}")
+    return hours
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
+
+
+def writable_file(option: str, text: str) -> Path:
+    """A file the command will write at the end: its folder must exist and be writable now, before any
+    work, so that a long run does not end in an error."""
+    path = Path(text)
+    folder = path.parent
+    if path.is_dir():
+        raise UsageError(f"{option} {text}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {text}: folder {folder} does not exist (create it, or choose another path)")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {text}: not writable (choose another path)")
+    return path
 
 
 def _configs_dir(args: argparse.Namespace) -> Path:
@@ -145,14 +184,24 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _aws() -> Iterator[None]:
+    """Around the operator commands' AWS side: its errors become one line saying what to do (exit 1).
+    ``operators`` (and so boto3) is imported only by the commands that call AWS."""
+    from databridge_pipeline import operators
+
+    try:
+        yield
+    except operators.OperatorError as error:
+        raise CommandFailed(str(error)) from None
+
+
 def _stack_output(args: argparse.Namespace, key: str) -> str:
     from databridge_pipeline import operators
 
-    stack = args.stack_name or operators.default_stack_name(args.env)
-    try:
+    with _aws():
+        stack = args.stack_name or operators.default_stack_name(args.env)
         return operators.stack_output(stack, key, args.region, args.endpoint_url)
-    except operators.StackNotFound as error:
-        raise CommandFailed(str(error)) from None
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
@@ -163,8 +212,11 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     if args.from_step and args.from_step not in names:
         steps = ", ".join(names)
         raise UsageError(f"{table.id} has no step {args.from_step!r} (its steps: {steps})")
-    queue_url = args.queue_url or _stack_output(args, operators.QUEUE_OUTPUT)
-    request, message_id = operators.send_rerun(str(table.id), args.from_step, queue_url, args.region, args.endpoint_url)
+    with _aws():
+        queue_url = args.queue_url or _stack_output(args, operators.QUEUE_OUTPUT)
+        request, message_id = operators.send_rerun(
+            str(table.id), args.from_step, queue_url, args.region, args.endpoint_url
+        )
     print(f"sent rerun of {request.table}{f' from {args.from_step}' if args.from_step else ''}: message {message_id}")
     return 0
 
@@ -174,8 +226,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     tables = _tables(args)
     ids = [str(find_table(tables, args.table).id)] if args.table else [str(t.id) for t in tables]
-    ledger_table = args.ledger_table or _stack_output(args, operators.LEDGER_OUTPUT)
-    runs = operators.latest_runs(ids, ledger_table, args.limit if args.table else 1, args.region, args.endpoint_url)
+    with _aws():
+        ledger_table = args.ledger_table or _stack_output(args, operators.LEDGER_OUTPUT)
+        limit = args.limit if args.table else 1
+        runs = operators.latest_runs(ids, ledger_table, limit, args.region, args.endpoint_url)
     if args.json:
         print(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
         return 0
@@ -193,34 +247,45 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_local(args: argparse.Namespace) -> int:
     from databridge_pipeline.local.command import default_start, print_result, run_local, write_report
-    from databridge_pipeline.local.scenario import Scenario, ScenarioError, load_scenario
+    from databridge_pipeline.local.scenario import Scenario, ScenarioError, load_scenario, unknown_names
 
+    # Everything the run needs is checked before it starts: nothing fails after the simulation.
+    report = writable_file("--report", args.report) if args.report else None
+    log = writable_file("--log", args.log)
+    template = Path(args.template) if args.template else None
+    if template is not None and not template.is_file():
+        raise UsageError(f"--template {args.template}: no such file")
     try:
         scenario = load_scenario(Path(args.scenario)) if args.scenario else Scenario()
     except ScenarioError as error:
         raise UsageError(str(error)) from None
+    command_set = _command_set(args)
+    tables = _tables(args)
+    problems = unknown_names(scenario, {str(t.id): step_names(t, command_set) for t in tables})
+    if problems:
+        raise UsageError(f"{args.scenario}: {'; '.join(problems)}")
     start = parse_time(args.start) if args.start else default_start()
     print(
         f"Simulating {args.hours:g} h from {iso_utc(start)} over {_configs_dir(args)} ({args.env})",
         file=sys.stderr,
     )
-    with open(args.log, "w", encoding="utf-8") as handler_log:
+    with log.open("w", encoding="utf-8") as handler_log:
         result = run_local(
             configs=_configs_dir(args),
             start=start,
             hours=args.hours,
             scenario=scenario,
             environment=args.env,
-            template=Path(args.template) if args.template else None,
+            template=template,
             progress=sys.stderr,
             handler_log=handler_log,
-            command_set=_command_set(args),
+            command_set=command_set,
         )
     print_result(result)
-    print(f"the handlers' structured logs and metrics: {args.log}")
-    if args.report:
-        write_report(result, Path(args.report))
-        print(f"report written to {args.report}")
+    print(f"the handlers' structured logs and metrics: {log}")
+    if report is not None:
+        write_report(result, report)
+        print(f"report written to {report}")
     return 1 if result.unexpected_errors else 0
 
 
@@ -235,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="databridge-pipeline",
         description="Keep the City's open-data tables flowing from Databridge and Knack into Carto.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -271,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = add("local", "run the whole pipeline on moto over simulated time and print a run summary")
     local.add_argument("--start", metavar="TIME", help="simulated start, ISO-8601 (default: the next minute)")
-    local.add_argument("--hours", type=float, default=24.0, help="how long to simulate (default: 24)")
+    local.add_argument("--hours", type=positive_hours, default=24.0, help="how long to simulate (default: 24)")
     local.add_argument("--scenario", metavar="FILE", help="YAML or JSON scenario: failures, outages, duplicates")
     local.add_argument("--report", metavar="FILE", help="write the runs and totals as JSON")
     local.add_argument("--env", choices=["dev", "prod"], default="dev", help="environment defaults (retries)")
@@ -298,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = add("status", "the latest run of every table, or the latest runs of TABLE, from the run ledger")
     status.add_argument("table", metavar="TABLE", nargs="?", help="one table's recent runs")
-    status.add_argument("--limit", type=int, default=10, help="runs to show for one table (default: 10)")
+    status.add_argument("--limit", type=positive_int, default=10, help="runs to show for one table (default: 10)")
     status.add_argument("--ledger-table", help="the ledger (default: the stack's LedgerTableName output)")
     status.add_argument("--json", action="store_true", help="print the runs as JSON")
     add_aws(status)
@@ -310,10 +376,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return version("databridge-pipeline")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every error an operator can cause or meet is one line on stderr: exit 2 for a usage mistake, 1 when
+    the command could not do its work. Never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+    except BrokenPipeError:  # e.g. `tables --json | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except ConfigError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
@@ -324,6 +403,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandFailed as error:
         print(f"databridge-pipeline {args.command}: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"databridge-pipeline {args.command}: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

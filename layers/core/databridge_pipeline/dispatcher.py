@@ -34,6 +34,7 @@ class Dispatcher:
     def tick(self, time: datetime) -> TickResult:
         """Dispatch the window (cursor, time] (the tick's own time, never the clock)."""
         time = as_utc(time)
+        logger.set_correlation_id(None)  # the tick is about no one run; the lines about a run name it
         ledger = self.actions.ledger
         last = ledger.cursor()
         after = max(last, time - MAX_CATCH_UP) if last else time - FIRST_WINDOW
