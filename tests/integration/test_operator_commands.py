@@ -106,10 +106,44 @@ def test_rerun_and_status_reach_a_moto_server_by_endpoint_url(moto_server, capsy
         BillingMode="PAY_PER_REQUEST",
     )
 
-    assert main(["rerun", INSPECTIONS, "--env", "dev", "--queue-url", url, "--endpoint-url", moto_server]) == 0
+    rerun = ["rerun", INSPECTIONS, "--env", "dev", "--queue-url", url, "--ledger-table", "ledger"]
+    assert main([*rerun, "--endpoint-url", moto_server]) == 0
     [message] = sqs.receive_message(QueueUrl=url)["Messages"]
     assert json.loads(message["Body"])["table"] == INSPECTIONS
 
     args = ["status", "--env", "dev", "--ledger-table", "ledger", "--endpoint-url", moto_server]
     assert main(args) == 0
     assert "no runs in the ledger yet" in capsys.readouterr().err
+
+
+def test_pause_skips_the_tables_runs_until_resume_and_a_rerun_needs_force(stack, context, capsys):
+    outputs_stack(stack)
+
+    assert main(["pause", "databridge/lni", "--reason", "Oracle maintenance", "--env", "dev"]) == 0
+    assert "paused: databridge/lni (1 table(s): databridge/lni/inspections): Oracle maintenance" in (
+        capsys.readouterr().out
+    )
+
+    assert main(["rerun", INSPECTIONS, "--env", "dev"]) == 1
+    err = capsys.readouterr().err
+    assert f"{INSPECTIONS} is paused by databridge/lni since " in err
+    assert "`resume databridge/lni` first, or pass --force to run it once" in err
+    assert stack.receive() == []
+
+    assert main(["rerun", INSPECTIONS, "--env", "dev", "--force"]) == 0
+    assert len(stack.receive()) == 1
+
+    assert main(["resume", INSPECTIONS, "--env", "dev"]) == 1
+    assert f"{INSPECTIONS} is not paused ({INSPECTIONS} is paused by databridge/lni since" in capsys.readouterr().err
+
+    assert main(["resume", "databridge/lni", "--env", "dev"]) == 0
+    assert "resumed: databridge/lni (1 table(s))" in capsys.readouterr().out
+    assert main(["rerun", INSPECTIONS, "--env", "dev"]) == 0
+
+
+def test_pause_of_a_prefix_no_table_has_is_refused_with_a_guess(stack, capsys):
+    outputs_stack(stack)
+
+    assert main(["pause", "databridge/lnii", "--reason", "x", "--env", "dev"]) == 2
+    assert "no table is 'databridge/lnii' or under it (did you mean databridge/lni?)" in capsys.readouterr().err
+    assert main(["pause", "databridge/lni", "--reason", " ", "--env", "dev"]) == 2

@@ -1,4 +1,4 @@
-"""``databridge-pipeline``: the operators' command line (validate, tables, due, commands)."""
+"""``databridge-pipeline``: the operators' command line (configs, the local run, and the deployed stack)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from databridge_pipeline.catalog import write_manifest
 from databridge_pipeline.config import ConfigError, Table, check_tables, load_tables
@@ -21,6 +21,9 @@ from databridge_pipeline.schedule import Window, due_runs, next_fire_time
 from databridge_pipeline.settings import CommandSet, settings_for
 from databridge_pipeline.step_kinds import COMMAND_SETS, STEP_NAMES
 from databridge_pipeline.steps import run_job_requests, step_names
+
+if TYPE_CHECKING:
+    from databridge_pipeline.operators import Stack
 
 DEFAULT_CONFIGS = "table_configs"
 MAX_HOURS = 24 * 366
@@ -196,40 +199,59 @@ def _aws() -> Iterator[None]:
         raise CommandFailed(str(error)) from None
 
 
-def _stack_output(args: argparse.Namespace, key: str) -> str:
-    from databridge_pipeline import operators
+def _stack(args: argparse.Namespace) -> Stack:
+    from databridge_pipeline.operators import Stack, default_stack_name
 
-    with _aws():
-        stack = args.stack_name or operators.default_stack_name(args.env)
-        return operators.stack_output(stack, key, args.region, args.endpoint_url)
+    return Stack(
+        args.stack_name or default_stack_name(args.env),
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        queue_url=getattr(args, "queue_url", None),
+        ledger_table=getattr(args, "ledger_table", None),
+    )
+
+
+def tables_under(tables: Sequence[Table], prefix: str) -> list[str]:
+    """The ids of the tables ``prefix`` covers, or a UsageError suggesting what was meant."""
+    from databridge_pipeline.pauses import under
+
+    ids = [str(t.id) for t in tables]
+    covered = [table_id for table_id in ids if under(prefix, table_id)]
+    if covered:
+        return covered
+    prefixes = sorted({"/".join(i.split("/")[:n]) for i in ids for n in range(1, i.count("/") + 2)})
+    guesses = difflib.get_close_matches(prefix.rstrip("/"), prefixes, n=1, cutoff=0.75)
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else " (`databridge-pipeline tables` lists them)"
+    raise UsageError(f"no table is {prefix!r} or under it{hint}")
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    from databridge_pipeline import operators
+    from databridge_pipeline.operators import manual_request
+    from databridge_pipeline.pauses import describe, pause_of
 
     table = find_table(_tables(args), args.table)
     names = step_names(table, _command_set(args))
     if args.from_step and args.from_step not in names:
         steps = ", ".join(names)
         raise UsageError(f"{table.id} has no step {args.from_step!r} (its steps: {steps})")
+    stack = _stack(args)
     with _aws():
-        queue_url = args.queue_url or _stack_output(args, operators.QUEUE_OUTPUT)
-        request, message_id = operators.send_rerun(
-            str(table.id), args.from_step, queue_url, args.region, args.endpoint_url
-        )
+        pause = None if args.force else pause_of(str(table.id), stack.pauses())
+        if pause is not None:
+            raise CommandFailed(
+                f"{table.id} is {describe(pause)}; `resume {pause.prefix}` first, or pass --force to run it once"
+            )
+        request = manual_request(str(table.id), args.from_step)
+        [message_id] = stack.send([request])
     print(f"sent rerun of {request.table}{f' from {args.from_step}' if args.from_step else ''}: message {message_id}")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from databridge_pipeline import operators
-
     tables = _tables(args)
     ids = [str(find_table(tables, args.table).id)] if args.table else [str(t.id) for t in tables]
     with _aws():
-        ledger_table = args.ledger_table or _stack_output(args, operators.LEDGER_OUTPUT)
-        limit = args.limit if args.table else 1
-        runs = operators.latest_runs(ids, ledger_table, limit, args.region, args.endpoint_url)
+        runs = _stack(args).latest_runs(ids, args.limit if args.table else 1)
     if args.json:
         print(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
         return 0
@@ -242,6 +264,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     if not runs:
         print("no runs in the ledger yet", file=sys.stderr)
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    from databridge_pipeline.pauses import Pause
+
+    prefix = args.prefix.rstrip("/")
+    covered = tables_under(_tables(args), prefix)
+    if not args.reason.strip():
+        raise UsageError("--reason must say why (it is shown by status)")
+    stack = _stack(args)
+    with _aws():
+        pause = Pause(prefix=prefix, reason=args.reason.strip(), paused_at=datetime.now(UTC), paused_by=stack.caller())
+        replaced = stack.pause(pause)
+    verb = "pause updated" if replaced else "paused"
+    print(f"{verb}: {prefix} ({len(covered)} table(s): {', '.join(covered)}): {pause.reason}")
+    print("their scheduled runs are skipped until `resume`; runs already going finish as usual")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from databridge_pipeline.pauses import describe, pause_of
+
+    prefix = args.prefix.rstrip("/")
+    covered = tables_under(_tables(args), prefix)
+    stack = _stack(args)
+    with _aws():
+        resumed = stack.resume(prefix)
+        still = {table: pause_of(table, stack.pauses()) for table in covered}
+    still_paused = {table: pause for table, pause in still.items() if pause is not None}
+    if resumed is None:
+        others = "; ".join(f"{table} is {describe(pause)}" for table, pause in still_paused.items())
+        raise CommandFailed(f"{prefix} is not paused" + (f" ({others})" if others else ""))
+    print(f"resumed: {prefix} ({len(covered)} table(s)); their next scheduled fires run")
+    for table, pause in still_paused.items():
+        print(f"still paused: {table}, {describe(pause)}")
     return 0
 
 
@@ -353,9 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--stack-name", help="CloudFormation stack (default: databridge-pipeline-ENV)")
         sub.add_argument("--region", help="AWS region (default: your AWS configuration's)")
         sub.add_argument("--endpoint-url", metavar="URL", help="send every AWS call here (e.g. a local moto server)")
+        sub.add_argument("--ledger-table", help="the run ledger (default: the stack's LedgerTableName output)")
 
     rerun = add("rerun", "send a run request for TABLE to the stack's run queue")
-    rerun.add_argument("table", metavar="TABLE", help="table id, e.g. databridge/lni/permits")
+    rerun.add_argument("table", metavar="TABLE", help="table id, e.g. databridge/lni/inspections")
+    rerun.add_argument("--force", action="store_true", help="run it even though it is paused")
     rerun.add_argument("--from-step", choices=STEP_NAMES, help="start at this step (default: the first)")
     rerun.add_argument("--command-set", choices=COMMAND_SETS, help="the stack's CLI generation (default: legacy)")
     rerun.add_argument("--queue-url", metavar="URL", help="the run queue (default: the stack's RunQueueUrl output)")
@@ -365,10 +425,20 @@ def build_parser() -> argparse.ArgumentParser:
     status = add("status", "the latest run of every table, or the latest runs of TABLE, from the run ledger")
     status.add_argument("table", metavar="TABLE", nargs="?", help="one table's recent runs")
     status.add_argument("--limit", type=positive_int, default=10, help="runs to show for one table (default: 10)")
-    status.add_argument("--ledger-table", help="the ledger (default: the stack's LedgerTableName output)")
     status.add_argument("--json", action="store_true", help="print the runs as JSON")
     add_aws(status)
     status.set_defaults(run=cmd_status)
+
+    pause = add("pause", "skip the scheduled runs of a table, or of every table under a prefix, until resume")
+    pause.add_argument("prefix", metavar="PREFIX", help="a table id or a prefix of ids, e.g. databridge/lni")
+    pause.add_argument("--reason", required=True, help="why (shown by status), e.g. 'Oracle maintenance'")
+    add_aws(pause)
+    pause.set_defaults(run=cmd_pause)
+
+    resume = add("resume", "run the scheduled runs of a paused table or prefix again")
+    resume.add_argument("prefix", metavar="PREFIX", help="exactly as it was paused, e.g. databridge/lni")
+    add_aws(resume)
+    resume.set_defaults(run=cmd_resume)
 
     manifest = add("manifest", "validate every config and compile them into one JSON manifest (used by sam build)")
     manifest.add_argument("--out", required=True, metavar="FILE", help="where to write the manifest")

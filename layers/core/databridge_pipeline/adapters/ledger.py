@@ -6,6 +6,8 @@ Items (partition key ``pk``, sort key ``sk``):
 - ``SLOT`` / ``<table>``: the table's active run (legacy ``max_active_runs=1``); one partition, so a
   Query lists every active run.
 - ``CURSOR`` / ``dispatcher``: the last tick dispatched.
+- ``PAUSE`` / ``<prefix>``: a paused table or prefix (``pauses.Pause``); one partition, so one Query reads
+  every pause.
 
 A run whose failure or stuck alert Slack has not yet accepted carries ``alert_pending``, the key of the sparse
 index ``pending-alerts``: the reconciliation pass finds those runs without scanning the ledger.
@@ -18,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from databridge_pipeline.pauses import Pause
 from databridge_pipeline.runs import Run
 
 RETENTION = timedelta(days=90)
@@ -134,6 +137,22 @@ class Ledger:
         items = self._query(f"RUN#{table_id}")
         runs = [Run.model_validate_json(item["run"]) for item in items]
         return sorted(runs, key=lambda r: r.created_at, reverse=True)[:limit]
+
+    def pauses(self) -> list[Pause]:
+        """Every pause, in one Query (O(paused))."""
+        return [Pause.model_validate_json(item["pause"]) for item in self._query("PAUSE")]
+
+    def pause(self, pause: Pause) -> Pause | None:
+        """Pause ``pause.prefix`` (a new reason replaces the old one); returns the pause it replaced."""
+        old = self._table.put_item(
+            Item={"pk": "PAUSE", "sk": pause.prefix, "pause": pause.model_dump_json()}, ReturnValues="ALL_OLD"
+        ).get("Attributes")
+        return Pause.model_validate_json(old["pause"]) if old else None
+
+    def resume(self, prefix: str) -> Pause | None:
+        """Remove the pause of exactly ``prefix``; returns it, or None when there was none."""
+        old = self._table.delete_item(Key={"pk": "PAUSE", "sk": prefix}, ReturnValues="ALL_OLD").get("Attributes")
+        return Pause.model_validate_json(old["pause"]) if old else None
 
     def cursor(self) -> datetime | None:
         item = self._table.get_item(Key={"pk": "CURSOR", "sk": "dispatcher"}, ConsistentRead=True).get("Item")
