@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from databridge_pipeline.catalog import write_manifest
 from databridge_pipeline.config import ConfigError, Table, check_tables, load_tables
+from databridge_pipeline.freshness import age
 from databridge_pipeline.schedule import Window, due_runs, next_fire_time
 from databridge_pipeline.settings import CommandSet, settings_for
 from databridge_pipeline.step_kinds import COMMAND_SETS, STEP_NAMES
@@ -249,9 +250,54 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     tables = _tables(args)
-    ids = [str(find_table(tables, args.table).id)] if args.table else [str(t.id) for t in tables]
+    if args.table:
+        if args.prefix or args.failed or args.stale:
+            raise UsageError("--prefix, --failed and --stale choose among every table; leave out TABLE")
+        return _table_runs(args, find_table(tables, args.table))
+    if args.prefix:
+        covered = set(tables_under(tables, args.prefix))
+        tables = [t for t in tables if str(t.id) in covered]
+    from databridge_pipeline.table_status import table_statuses
+
+    stack = _stack(args)
     with _aws():
-        runs = _stack(args).latest_runs(ids, args.limit if args.table else 1)
+        runs = stack.table_runs([str(t.id) for t in tables])
+        pauses = stack.pauses()
+        freshness = stack.freshness()
+    now = datetime.now(UTC)
+    rows = table_statuses(tables, runs, pauses, freshness, now)
+    if args.failed:
+        rows = [r for r in rows if r.state == "failed"]
+    if args.stale:
+        rows = [r for r in rows if r.stale]
+    if args.json:
+        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        return 0
+    _print_table(
+        ["TABLE", "STATE", "STEP", "UPDATED (UTC)", "NEXT (UTC)", "LAST SUCCESS", "PAUSED", "REASON"],
+        [
+            [
+                r.table,
+                r.state + (" STALE" if r.stale else ""),
+                r.step or "-",
+                iso_utc(r.updated_at) if r.updated_at else "-",
+                iso_utc(r.next_fire) if r.next_fire else "manual",
+                f"{age(r.last_success, now)} ago" if r.last_success else "never",
+                f"by {r.paused.prefix}: {_cut(r.paused.reason, 30)}" if r.paused else "-",
+                _cut(r.reason or "-", 60),
+            ]
+            for r in rows
+        ],
+    )
+    shown = ", ".join(f for f, on in (("failed", args.failed), ("stale", args.stale)) if on)
+    print(f"{len(rows)} table(s){f' ({shown})' if shown else ''}", file=sys.stderr)
+    return 0
+
+
+def _table_runs(args: argparse.Namespace, table: Table) -> int:
+    """``status TABLE``: its latest runs, newest first."""
+    with _aws():
+        runs = _stack(args).latest_runs([str(table.id)], args.limit)
     if args.json:
         print(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
         return 0
@@ -263,8 +309,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         ],
     )
     if not runs:
-        print("no runs in the ledger yet", file=sys.stderr)
+        print(f"no runs of {table.id} in the ledger yet", file=sys.stderr)
     return 0
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
@@ -422,10 +472,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_aws(rerun)
     rerun.set_defaults(run=cmd_rerun)
 
-    status = add("status", "the latest run of every table, or the latest runs of TABLE, from the run ledger")
+    status = add(
+        "status",
+        "every table: latest run, state, step, reason, next fire, paused, last success; or TABLE's latest runs",
+    )
     status.add_argument("table", metavar="TABLE", nargs="?", help="one table's recent runs")
     status.add_argument("--limit", type=positive_int, default=10, help="runs to show for one table (default: 10)")
-    status.add_argument("--json", action="store_true", help="print the runs as JSON")
+    status.add_argument("--prefix", metavar="PREFIX", help="only the tables under PREFIX, e.g. databridge/lni")
+    status.add_argument("--failed", action="store_true", help="only tables whose latest run failed")
+    status.add_argument("--stale", action="store_true", help="only tables not refreshed when their schedule says")
+    status.add_argument("--json", action="store_true", help="print JSON")
     add_aws(status)
     status.set_defaults(run=cmd_status)
 

@@ -1,4 +1,4 @@
-"""What the operator commands do against a deployed stack: rerun a table, read the latest runs.
+"""What the operator commands do against a deployed stack: rerun, pause and resume tables, read their runs.
 
 The stack's outputs say where its run queue and ledger are, so an operator only names the environment.
 ``endpoint_url`` points every client at another endpoint (a local moto server, for instance).
@@ -23,6 +23,7 @@ from botocore.exceptions import (
 
 from databridge_pipeline.adapters.ledger import Ledger
 from databridge_pipeline.adapters.run_queue import RunQueue
+from databridge_pipeline.freshness import Freshness
 from databridge_pipeline.pauses import Pause
 from databridge_pipeline.run_request import RunRequest
 from databridge_pipeline.runs import Run
@@ -143,6 +144,15 @@ class Stack:
         with aws_call("read the run ledger"):
             runs = [run for table in table_ids for run in self.ledger.recent_runs(table, limit)]
         return sorted(runs, key=lambda r: r.created_at, reverse=True)
+
+    def table_runs(self, table_ids: list[str]) -> dict[str, list[Run]]:
+        """Every run the ledger keeps of each table (90 days), newest first: one Query per table."""
+        with aws_call("read the run ledger"):
+            return {table: self.ledger.recent_runs(table, limit=100_000) for table in table_ids}
+
+    def freshness(self) -> dict[str, Freshness]:
+        with aws_call("read the freshness records in the run ledger"):
+            return self.ledger.freshness()
 
     def pauses(self) -> list[Pause]:
         with aws_call("read the pauses in the run ledger"):

@@ -8,6 +8,8 @@ Items (partition key ``pk``, sort key ``sk``):
 - ``CURSOR`` / ``dispatcher``: the last tick dispatched.
 - ``PAUSE`` / ``<prefix>``: a paused table or prefix (``pauses.Pause``); one partition, so one Query reads
   every pause.
+- ``TABLE`` / ``<table>``: the table's freshness (``freshness.Freshness``: last success, first seen, the
+  staleness already alerted); one partition, read in one Query by the freshness check and ``status``.
 
 A run whose failure or stuck alert Slack has not yet accepted carries ``alert_pending``, the key of the sparse
 index ``pending-alerts``: the reconciliation pass finds those runs without scanning the ledger.
@@ -20,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from databridge_pipeline.freshness import Freshness
 from databridge_pipeline.pauses import Pause
 from databridge_pipeline.runs import Run
 
@@ -154,6 +157,10 @@ class Ledger:
         old = self._table.delete_item(Key={"pk": "PAUSE", "sk": prefix}, ReturnValues="ALL_OLD").get("Attributes")
         return Pause.model_validate_json(old["pause"]) if old else None
 
+    def freshness(self) -> dict[str, Freshness]:
+        """Every table's freshness record, by table id, in one Query."""
+        return {item["sk"]: _freshness(item) for item in self._query("TABLE")}
+
     def cursor(self) -> datetime | None:
         item = self._table.get_item(Key={"pk": "CURSOR", "sk": "dispatcher"}, ConsistentRead=True).get("Item")
         return datetime.fromisoformat(item["last_tick"]) if item else None
@@ -202,6 +209,18 @@ class Ledger:
         if run.finished_at is not None:
             item["expires_at"] = int((run.finished_at + RETENTION).timestamp())
         return item
+
+
+def _freshness(item: dict[str, Any]) -> Freshness:
+    def when(key: str) -> datetime | None:
+        return datetime.fromisoformat(item[key]) if item.get(key) else None
+
+    return Freshness(
+        table=item["sk"],
+        last_success=when("last_success"),
+        first_seen=when("first_seen"),
+        alerted_for=when("alerted_for"),
+    )
 
 
 def _run_key(table_id: str, run_id: str) -> dict[str, str]:
