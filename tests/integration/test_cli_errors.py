@@ -198,3 +198,16 @@ def test_access_denied_and_expired_credentials_say_what_to_do(code, says):
     message = explain(error, "read stack s")
 
     assert message is not None and message.startswith(says)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rerun", "--env", "dev"], "name a TABLE, or give --failed to rerun every table whose latest run failed"),
+        (["rerun", "--failed", "--since=-1h", "--env", "dev"], "argument --since: '-1h' is not a duration"),
+        (["rerun", "--failed", "--prefix", "databridge/lnii", "--env", "dev"], "(did you mean databridge/lni?)"),
+        (["pause", "knack/nowhere", "--reason", "x", "--env", "dev"], "no table is 'knack/nowhere' or under it"),
+    ],
+)
+def test_operator_commands_refuse_bad_arguments_before_calling_aws(args, message):
+    refused(cli(*args), 2, message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -72,12 +73,22 @@ def test_rerun_without_a_deployed_stack_says_so(stack, capsys):
 
 
 def run_to_the_end(stack, context, table: str, outcome: str, **details) -> None:
-    """A scheduled run of ``table`` whose every job ends with ``outcome``, through the real handlers."""
+    """A scheduled run of ``table`` whose every job ends with ``outcome`` (retries included), through the
+    real handlers."""
     stack.send({"table": table, "trigger": "schedule", "scheduled_for": "2026-11-24T11:15:00Z"})
     stack.deliver(stack.receive(), context)
-    while (run := stack.run_item(table, "scheduled-20261124T1115Z"))["status"] == "running":
-        job = next(j for j in stack.jobs() if j["jobId"] == run["steps"][run["current"]]["job_id"])
+    for _ in range(10):
+        run = stack.run_item(table, "scheduled-20261124T1115Z")
+        step = run["steps"][run["current"]]
+        if run["status"] != "running":
+            return
+        if step["status"] == "retry_pending":
+            stack.clock.advance(minutes=16)  # past any retry delay (at most 15 minutes)
+            stack.deliver(stack.receive(), context)
+            continue
+        job = next(j for j in stack.jobs() if j["jobId"] == step["job_id"])
         stack.handler("job_events").lambda_handler(stack.job_event(job, outcome, **details), context)
+    raise AssertionError(f"the run of {table} did not end")
 
 
 def test_status_lists_every_table_with_state_step_reason_next_fire_and_last_success(stack, context, capsys):
@@ -214,3 +225,37 @@ def test_pause_of_a_prefix_no_table_has_is_refused_with_a_guess(stack, capsys):
     assert main(["pause", "databridge/lnii", "--reason", "x", "--env", "dev"]) == 2
     assert "no table is 'databridge/lnii' or under it (did you mean databridge/lni?)" in capsys.readouterr().err
     assert main(["pause", "databridge/lni", "--reason", " ", "--env", "dev"]) == 2
+
+
+def test_rerun_failed_reruns_each_failed_table_from_its_failed_step_and_skips_paused_ones(stack, context, capsys):
+    outputs_stack(stack)
+    stack.clock.now = datetime.now(UTC)  # --since counts back from now
+    run_to_the_end(stack, context, ASSESSMENTS, "FAILED", exit_code=2, status_reason="ORA-12541: no listener")
+    run_to_the_end(stack, context, INSPECTIONS, "FAILED", exit_code=1)  # dev: no retries; fails at extract
+    assert main(["pause", "databridge/lni", "--reason", "Carto rebuild", "--env", "dev"]) == 0
+    capsys.readouterr()
+
+    assert main(["rerun", "--failed", "--since", "1h", "--dry-run", "--env", "dev"]) == 0
+    out = capsys.readouterr()
+    assert f"would  rerun {ASSESSMENTS} from extract (run scheduled-20261124T1115Z failed " in out.out
+    assert "ORA-12541: no listener)" in out.out
+    assert f"skip   {INSPECTIONS}: paused by databridge/lni since " in out.out
+    assert "1 rerun(s) would be sent (--dry-run: nothing sent), 1 skipped" in out.err
+    assert stack.receive() == []
+
+    assert main(["rerun", "--failed", "--since", "1h", "--prefix", "databridge/opa", "--env", "dev"]) == 0
+    assert f"sent   rerun {ASSESSMENTS} from extract" in capsys.readouterr().out
+    [message] = stack.receive()
+    assert json.loads(message["Body"]) == {
+        "table": ASSESSMENTS,
+        "from_step": "extract",
+        "trigger": "manual",
+        "attempt": 1,
+    }
+
+
+def test_rerun_needs_a_table_or_failed(stack, capsys):
+    assert main(["rerun", "--env", "dev"]) == 2
+    assert "name a TABLE, or give --failed" in capsys.readouterr().err
+    assert main(["rerun", INSPECTIONS, "--failed", "--env", "dev"]) == 2
+    assert main(["rerun", INSPECTIONS, "--dry-run", "--env", "dev"]) == 2

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,19 @@ def positive_hours(text: str) -> float:
     if not math.isfinite(hours) or hours <= 0 or hours > MAX_HOURS:
         raise argparse.ArgumentTypeError(f"{text!r}: give a number of hours above 0 and at most {MAX_HOURS}")
     return hours
+
+
+def parse_duration(text: str) -> timedelta:
+    """``--since``: ``90m``, ``24h``, ``7d``."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    number, unit = text[:-1], text[-1:]
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = math.nan
+    if unit not in units or not math.isfinite(amount) or amount <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90m, 24h or 7d)")
+    return timedelta(**{units[unit]: amount})
 
 
 def positive_int(text: str) -> int:
@@ -230,6 +243,12 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     from databridge_pipeline.operators import manual_request
     from databridge_pipeline.pauses import describe, pause_of
 
+    if args.failed:
+        return _rerun_failed(args)
+    if args.table is None:
+        raise UsageError("name a TABLE, or give --failed to rerun every table whose latest run failed")
+    if args.since or args.prefix or args.dry_run:
+        raise UsageError("--since, --prefix and --dry-run go with --failed")
     table = find_table(_tables(args), args.table)
     names = step_names(table, _command_set(args))
     if args.from_step and args.from_step not in names:
@@ -245,6 +264,42 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         request = manual_request(str(table.id), args.from_step)
         [message_id] = stack.send([request])
     print(f"sent rerun of {request.table}{f' from {args.from_step}' if args.from_step else ''}: message {message_id}")
+    return 0
+
+
+def _rerun_failed(args: argparse.Namespace) -> int:
+    """``rerun --failed``: every table whose latest run failed since ``--since``, from its failed step."""
+    from databridge_pipeline.operators import manual_request
+    from databridge_pipeline.reruns import failed_reruns
+
+    if args.table is not None or args.from_step:
+        raise UsageError("--failed reruns each table from its own failed step; leave out TABLE and --from-step")
+    tables = _tables(args)
+    if args.prefix:
+        covered = set(tables_under(tables, args.prefix))
+        tables = [t for t in tables if str(t.id) in covered]
+    since = datetime.now(UTC) - (args.since or parse_duration("24h"))
+    command_set = _command_set(args)
+    stack = _stack(args)
+    with _aws():
+        runs = stack.table_runs([str(t.id) for t in tables])
+        pauses = stack.pauses()
+        steps = {str(t.id): step_names(t, command_set) for t in tables}
+        reruns, skips = failed_reruns(runs, steps, pauses, since, force=args.force)
+        for skip in skips:
+            print(f"skip   {skip.table}: {skip.why}")
+        for rerun in reruns:
+            what = (
+                f"{rerun.table} from {rerun.from_step} (run {rerun.failed_run} failed "
+                f"{iso_utc(rerun.failed_at)}: {_cut(' '.join((rerun.reason or 'no reason given').split()), 60)})"
+            )
+            if args.dry_run:
+                print(f"would  rerun {what}")
+                continue
+            [message_id] = stack.send([manual_request(rerun.table, rerun.from_step)])
+            print(f"sent   rerun {what}: message {message_id}")
+    verb = "would be sent (--dry-run: nothing sent)" if args.dry_run else "sent"
+    print(f"{len(reruns)} rerun(s) {verb}, {len(skips)} skipped, since {iso_utc(since)}", file=sys.stderr)
     return 0
 
 
@@ -463,9 +518,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--endpoint-url", metavar="URL", help="send every AWS call here (e.g. a local moto server)")
         sub.add_argument("--ledger-table", help="the run ledger (default: the stack's LedgerTableName output)")
 
-    rerun = add("rerun", "send a run request for TABLE to the stack's run queue")
-    rerun.add_argument("table", metavar="TABLE", help="table id, e.g. databridge/lni/inspections")
-    rerun.add_argument("--force", action="store_true", help="run it even though it is paused")
+    rerun = add("rerun", "send a run request for TABLE, or for every table whose latest run failed, to the run queue")
+    rerun.add_argument("table", metavar="TABLE", nargs="?", help="table id, e.g. databridge/lni/inspections")
+    rerun.add_argument(
+        "--failed", action="store_true", help="every table whose latest run failed, from its failed step"
+    )
+    rerun.add_argument(
+        "--since", type=parse_duration, help="with --failed: failed within this long, e.g. 24h (default)"
+    )
+    rerun.add_argument("--prefix", metavar="PREFIX", help="with --failed: only the tables under PREFIX")
+    rerun.add_argument("--dry-run", action="store_true", help="with --failed: print what would be sent, send nothing")
+    rerun.add_argument("--force", action="store_true", help="rerun paused tables too")
     rerun.add_argument("--from-step", choices=STEP_NAMES, help="start at this step (default: the first)")
     rerun.add_argument("--command-set", choices=COMMAND_SETS, help="the stack's CLI generation (default: legacy)")
     rerun.add_argument("--queue-url", metavar="URL", help="the run queue (default: the stack's RunQueueUrl output)")
