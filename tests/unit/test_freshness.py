@@ -90,3 +90,25 @@ def test_a_failed_latest_run_keeps_the_last_success_before_it_and_turns_stale():
 
     assert (row.state, row.step, row.last_success, row.stale) == ("failed", "extract", at("2026-11-23T11:20"), True)
     assert row.next_fire == at("2026-11-25T11:15")
+
+
+def test_stale_tables_marks_the_episode_already_alerted_and_leaves_out_paused_and_unseen_tables():
+    from databridge_pipeline.freshness import Freshness, stale_tables
+
+    a, b, c = (table("0 5 * * *", name=n) for n in ("a", "b", "c"))
+    records = {
+        "databridge/lni/a": Freshness(table="databridge/lni/a", last_success=at("2026-11-20T05:10")),
+        "databridge/lni/b": Freshness(
+            table="databridge/lni/b", first_seen=at("2026-11-20T00:00"), alerted_for=at("2026-11-20T00:00")
+        ),
+        "databridge/lni/c": Freshness(table="databridge/lni/c", last_success=at("2026-11-20T05:10")),
+    }
+    now = at("2026-11-24T12:00")
+
+    stale = stale_tables([a, b, c, table("0 5 * * *", name="new")], records, ["databridge/lni/c"], now)
+
+    assert [(s.table, s.never_succeeded, s.alerted) for s in stale] == [
+        ("databridge/lni/a", False, False),
+        ("databridge/lni/b", True, True),
+    ]
+    assert stale[0].deadline == at("2026-11-21T09:00")

@@ -9,6 +9,7 @@ saw it. Manual-only tables are exempt. This catches what the run checks cannot: 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
@@ -47,6 +48,45 @@ def stale_deadline(table: Table, reference: datetime | None) -> datetime | None:
 def is_stale(table: Table, reference: datetime | None, now: datetime) -> bool:
     deadline = stale_deadline(table, reference)
     return deadline is not None and as_utc(now) > deadline
+
+
+class StaleTable(BaseModel):
+    """A table past its freshness deadline; ``alerted``: this episode (this reference time) was alerted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table: str
+    reference: datetime
+    never_succeeded: bool
+    deadline: datetime
+    alerted: bool
+
+
+def stale_tables(
+    tables: Iterable[Table], records: Mapping[str, Freshness], paused: Iterable[str], now: datetime
+) -> list[StaleTable]:
+    """The scheduled, unpaused tables past their deadline. One episode per reference time: a new success
+    moves the reference, so the next staleness is a new episode with its own alert."""
+    skip = set(paused)
+    stale = []
+    for table in tables:
+        table_id = str(table.id)
+        record = records.get(table_id)
+        reference = record.reference if record else None
+        if table_id in skip or record is None or reference is None:
+            continue
+        deadline = stale_deadline(table, reference)
+        if deadline is not None and as_utc(now) > deadline:
+            stale.append(
+                StaleTable(
+                    table=table_id,
+                    reference=reference,
+                    never_succeeded=record.last_success is None,
+                    deadline=deadline,
+                    alerted=record.alerted_for == reference,
+                )
+            )
+    return stale
 
 
 def age(since: datetime | None, now: datetime) -> str:

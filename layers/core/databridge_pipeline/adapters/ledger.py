@@ -161,6 +161,39 @@ class Ledger:
         """Every table's freshness record, by table id, in one Query."""
         return {item["sk"]: _freshness(item) for item in self._query("TABLE")}
 
+    def record_success(self, table_id: str, at: datetime) -> None:
+        """The table's data was refreshed at ``at`` (never moves back: a late write of an older run is a no-op)."""
+        try:
+            self._table.update_item(
+                Key={"pk": "TABLE", "sk": table_id},
+                UpdateExpression="SET last_success = :at",
+                ConditionExpression="attribute_not_exists(last_success) OR last_success < :at",
+                ExpressionAttributeValues={":at": _iso(at)},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def first_seen(self, table_ids: list[str], now: datetime) -> None:
+        """Start the freshness clock of tables the ledger has no record of (new, or never run)."""
+        for table_id in table_ids:
+            try:
+                self._table.put_item(
+                    Item={"pk": "TABLE", "sk": table_id, "first_seen": _iso(now)},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
+    def stale_alerted(self, table_id: str, reference: datetime) -> None:
+        """The staleness counted from ``reference`` has been alerted (once per episode)."""
+        self._table.update_item(
+            Key={"pk": "TABLE", "sk": table_id},
+            UpdateExpression="SET alerted_for = :ref",
+            ExpressionAttributeValues={":ref": _iso(reference)},
+        )
+
     def cursor(self) -> datetime | None:
         item = self._table.get_item(Key={"pk": "CURSOR", "sk": "dispatcher"}, ConsistentRead=True).get("Item")
         return datetime.fromisoformat(item["last_tick"]) if item else None
