@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from databridge_pipeline.catalog import write_manifest
 from databridge_pipeline.config import ConfigError, Table, check_tables, load_tables
@@ -409,12 +409,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    from databridge_pipeline.local.command import default_start, print_result, run_local, write_report
+    from databridge_pipeline.local.command import LocalResult, default_start, print_result, run_local, write_report
     from databridge_pipeline.local.scenario import Scenario, ScenarioError, load_scenario, unknown_names
+    from databridge_pipeline.local.simulation import Simulation
 
     # Everything the run needs is checked before it starts: nothing fails after the simulation.
     report = writable_file("--report", args.report) if args.report else None
     log = writable_file("--log", args.log)
+    if args.port and not args.serve:
+        raise UsageError("--port goes with --serve")
+    if args.serve and args.port:
+        _check_port_free(args.port)
     template = Path(args.template) if args.template else None
     if template is not None and not template.is_file():
         raise UsageError(f"--template {args.template}: no such file")
@@ -427,11 +432,28 @@ def cmd_local(args: argparse.Namespace) -> int:
     problems = unknown_names(scenario, {str(t.id): step_names(t, command_set) for t in tables})
     if problems:
         raise UsageError(f"{args.scenario}: {'; '.join(problems)}")
-    start = parse_time(args.start) if args.start else default_start()
+    if args.start:
+        start = parse_time(args.start)
+    elif args.serve:  # the simulated day ends now, and the served stack goes on in real time
+        start = default_start() - timedelta(minutes=1 + int(args.hours * 60))
+    else:
+        start = default_start()
     print(
         f"Simulating {args.hours:g} h from {iso_utc(start)} over {_configs_dir(args)} ({args.env})",
         file=sys.stderr,
     )
+
+    def finish(result: LocalResult, simulation: Simulation, out: TextIO) -> None:
+        print_result(result, out)
+        print(f"the handlers' structured logs and metrics: {log}", file=out)
+        if report is not None:
+            write_report(result, report)
+            print(f"report written to {report}", file=out)
+        if args.serve:
+            from databridge_pipeline.local.serve import serve
+
+            serve(simulation, args.env, _configs_dir(args), out, port=args.port)
+
     with log.open("w", encoding="utf-8") as handler_log:
         result = run_local(
             configs=_configs_dir(args),
@@ -443,13 +465,21 @@ def cmd_local(args: argparse.Namespace) -> int:
             progress=sys.stderr,
             handler_log=handler_log,
             command_set=command_set,
+            then=finish,
         )
-    print_result(result)
-    print(f"the handlers' structured logs and metrics: {log}")
-    if report is not None:
-        write_report(result, report)
-        print(f"report written to {report}")
     return 1 if result.unexpected_errors else 0
+
+
+def _check_port_free(port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise UsageError(
+                f"--port {port}: {error.strerror} (choose another, or leave it out for any free port)"
+            ) from None
 
 
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
@@ -508,6 +538,14 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--command-set", choices=COMMAND_SETS, help="which CLI's steps the jobs run (default: legacy)")
     local.add_argument(
         "--log", default="local-run.log", metavar="FILE", help="the handlers' JSON logs (default: local-run.log)"
+    )
+    local.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the stack running on a loopback moto server for status, rerun, pause and resume",
+    )
+    local.add_argument(
+        "--port", type=positive_int, default=0, help="with --serve: the server's port (default: any free one)"
     )
     local.set_defaults(run=cmd_local)
 
