@@ -51,7 +51,10 @@ local: setup
 # sam build finds the Lambda runtime's python3.12 through pyenv; the core layer's Makefile uses our venv.
 SAM_ENV := PYENV_VERSION=3.11.7:3.12.1:3.13.0 PATH="$(abspath $(BIN)):$$PATH" PYTHON="$(abspath $(BIN)/python)"
 
+# The functions run on Python 3.12 and sam build builds with exactly that interpreter, found as python3.12 on
+# PATH: say so plainly when it is missing rather than through a SAM error.
 build: setup
+	@$(SAM_ENV) python3.12 -c '' 2>/dev/null || { echo "make build needs Python 3.12 (the Lambda runtime) as python3.12 on PATH: e.g. pyenv install 3.12.1 (the version this Makefile selects), or your system's python3.12 package" >&2; exit 2; }
 	$(SAM_ENV) $(BIN)/sam build --build-in-source
 
 # Figures, not tests: config load, dispatch at scale, cold starts, event handling, the cost model.

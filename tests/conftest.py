@@ -14,6 +14,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+# Imported at collection, so the handlers' log handler writes to the session's stdout: imported first inside
+# a test, it would keep that test's captured stream, closed once the test ends, and later tests that swap
+# the stream (to read the log lines) would fail on it.
+from databridge_pipeline import observability  # noqa: F401
 from databridge_pipeline.local.batch_events import job_state_change
 from databridge_pipeline.local.sim_time import sqs_on_clock
 from databridge_pipeline.local.slack_standin import SlackStandIn

@@ -1,5 +1,6 @@
 """Dispatcher Lambda, every minute: run requests for the tables due in (last tick, this tick], then the
-reconciliation pass that brings every active run to where AWS Batch says it is."""
+reconciliation pass that brings every active run to where AWS Batch says it is, then (every 15 minutes)
+the freshness check."""
 
 import os
 from typing import Any
@@ -11,7 +12,7 @@ from databridge_pipeline.observability import logger, traced
 from databridge_pipeline.wiring import services_from_environ
 
 _services = services_from_environ(os.environ)
-dispatcher, reconciler = _services.dispatcher, _services.reconciler  # one RunActions shared by both
+dispatcher, reconciler, freshness = _services.dispatcher, _services.reconciler, _services.freshness  # one RunActions
 
 
 @logger.inject_lambda_context
@@ -20,4 +21,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     tick = ScheduleTick.model_validate(event)
     dispatched = dispatcher.tick(tick.time)
     reconciled = reconciler.run_pass()
-    return {**dispatched.model_dump(mode="json"), "reconcile": reconciled.model_dump(mode="json")}
+    checked = freshness.check(tick.time)
+    return {
+        **dispatched.model_dump(mode="json"),
+        "reconcile": reconciled.model_dump(mode="json"),
+        "freshness": checked.model_dump(mode="json") if checked else None,
+    }

@@ -103,9 +103,14 @@ def test_the_bad_day_scenario_from_the_readme_ends_as_its_comments_say():
 
     by_table = {row["table"]: row for row in result.summary}
     assert by_table[INSPECTIONS]["failed"] == 1
-    assert by_table["knack/carto_phl/ppr/ppr_events"]["alerts"] == 1, "stuck: alerted once"
+    assert by_table[INSPECTIONS]["alerts"] == 2, "failed once, then stale once"
+    assert by_table["knack/carto_phl/ppr/ppr_events"]["alerts"] == 2, "stuck once, then stale once"
     assert by_table["databridge/health/clinic_locations"]["succeeded"] == 1, "the manual rerun ran"
-    assert len(result.alerts) == 2
+    assert len(result.alerts) == 4
+    assert sorted(a.splitlines()[0] for a in result.alerts if " is stale" in a) == [
+        f":warning: [dev] {INSPECTIONS} is stale",
+        ":warning: [dev] knack/carto_phl/ppr/ppr_events is stale",
+    ]
     assert result.report["totals"]["dlq_messages"] == 1, "only the poison message"
     attempts = sum(step["attempts"] for run in result.report["runs"] for step in run["steps"])
     assert result.report["totals"]["jobs_submitted"] == attempts, "one job per attempt despite double delivery"

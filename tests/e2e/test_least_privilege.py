@@ -144,8 +144,10 @@ def test_each_function_is_granted_exactly_the_actions_a_bad_day_makes_it_use(cal
         used = {action for action, _ in calls[name]}
         assert used <= grants, f"{function} calls what its role does not grant"
         assert grants - USED_BY_LAMBDA - RARE_PATHS.get(function, set()) <= used, f"{function}: an unused grant"
-        # A delete is allowed only on slots; the condition must say so, and the calls must keep to it.
-        for statement in statements:
-            if "dynamodb:DeleteItem" in actions_of(statement):
-                keys = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
-                assert {pk for action, pk in calls[name] if action == "dynamodb:DeleteItem"} <= set(keys)
+        # An action granted only under a dynamodb:LeadingKeys condition keeps to those partitions.
+        for action in grants:
+            conditions = [s.get("Condition") or {} for s in statements if action in actions_of(s)]
+            partitions = [c.get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys") for c in conditions]
+            if all(partitions):
+                keys = {key for listed in partitions for key in listed}
+                assert {pk for used_action, pk in calls[name] if used_action == action} <= keys, (function, action)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,49 @@ def test_with_the_schedule_off_a_tick_dispatches_nothing_but_still_reconciles(st
     assert (result["dispatched"], result["send_calls"]) == (0, 0)
     assert stack.queued() == 0
     assert "reconcile" in result
+
+
+def test_tick_lines_never_carry_a_run_id_a_previous_invocation_set(stack, context, capsys):
+    stack.send({"table": "databridge/lni/inspections", "trigger": "schedule", "scheduled_for": "2026-11-24T10:15:00Z"})
+    stack.deliver(stack.receive(), context)  # the logger (one per container in AWS) now has that run's id
+    log_handler = stack.handler("dispatcher").logger.registered_handler
+    previous = log_handler.setStream(sys.stdout)
+    try:
+        tick(stack, context, "2026-11-25T11:15:00Z")
+    finally:
+        log_handler.setStream(previous)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    dispatched = [line for line in lines if line.get("run_status") == "dispatched"]
+    assert dispatched, "the tick dispatched the 11:15 run"
+    about_another = [
+        line for line in lines if "correlation_id" in line and line["correlation_id"] not in line["message"]
+    ]
+    assert about_another == []
+
+
+def test_a_paused_tables_fires_are_skipped_counted_and_read_in_one_query(stack, context, capsys):
+    from datetime import UTC, datetime
+
+    from databridge_pipeline.pauses import Pause
+
+    dispatcher = stack.handler("dispatcher").dispatcher
+    ledger = dispatcher.actions.ledger
+    ledger.pause(
+        Pause(prefix="databridge/lni", reason="Oracle maintenance", paused_at=datetime(2026, 11, 24, tzinfo=UTC))
+    )
+    queries: list[str] = []
+    query = ledger._table.query
+    ledger._table.query = lambda **kw: queries.append(kw["ExpressionAttributeValues"][":pk"]) or query(**kw)
+
+    result = dispatcher.tick(datetime(2026, 11, 24, 11, 15, tzinfo=UTC))
+
+    assert (result.dispatched, result.skipped_paused) == (0, 1)
+    assert stack.receive() == []
+    assert queries == ["PAUSE"], "one Query for every pause, none per table"
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["FiresSkippedPaused"] for m in metrics if "FiresSkippedPaused" in m] == [[1.0]]
+
+    ledger.resume("databridge/lni")
+    assert dispatcher.tick(datetime(2026, 11, 25, 11, 15, tzinfo=UTC)).skipped_paused == 0
+    assert "databridge/lni/inspections" in [body["table"] for body in bodies(stack.receive())]

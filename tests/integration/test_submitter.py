@@ -197,3 +197,20 @@ def test_log_lines_carry_the_run_id_as_correlation_id(stack, context, capsys):
     submitted = next(line for line in lines if line.get("run_status") == "submitted")
     assert submitted["correlation_id"] == RUN_ID
     assert submitted["table"] == INSPECTIONS
+
+
+def test_a_record_never_carries_the_previous_records_correlation_id(stack, context, capsys):
+    stack.send(SCHEDULED)
+    poison_id = stack.send("not JSON")
+    log_handler = stack.handler("submitter").logger.registered_handler
+    previous = log_handler.setStream(sys.stdout)
+    try:
+        stack.deliver(stack.receive(), context)
+    finally:
+        log_handler.setStream(previous)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    submitted = next(line for line in lines if line.get("run_status") == "submitted")
+    rejected = next(line for line in lines if line["message"].startswith(f"rejected message {poison_id}"))
+    assert submitted["correlation_id"] == RUN_ID
+    assert "correlation_id" not in rejected

@@ -423,13 +423,16 @@ def test_functions_have_hand_written_roles_with_x_ray_only_when_tracing_is_on(te
         assert resolver.resolve(role["ManagedPolicyArns"]) == ["arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"]
 
 
-def test_no_function_may_scan_or_delete_anything_but_a_run_slot(template):
+def test_no_function_may_scan_delete_anything_but_a_run_slot_or_update_anything_but_freshness(template):
     for name, statement in policy_statements(template):
         actions = set(as_list(statement["Action"]))
         assert not actions & {"dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:*"}, name
         if "dynamodb:DeleteItem" in actions:
             condition = statement["Condition"]["ForAllValues:StringEquals"]
             assert condition == {"dynamodb:LeadingKeys": ["SLOT"]}, name
+        if "dynamodb:UpdateItem" in actions:
+            condition = statement["Condition"]["ForAllValues:StringEquals"]
+            assert condition == {"dynamodb:LeadingKeys": ["TABLE"]}, name
 
 
 def test_the_slack_channel_can_read_only_our_alarms_metrics_and_logs_under_a_read_only_guardrail(template):

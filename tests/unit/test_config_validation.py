@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -189,3 +190,60 @@ def test_a_table_id_round_trips_as_a_string():
     )  # fmt: skip
     assert str(table_id) == "knack/carto_phl/ppr/ppr_programs"
     assert table_id.model_dump() == "knack/carto_phl/ppr/ppr_programs"
+
+
+@pytest.mark.parametrize("cron", ["0 0 5 * * *", "0 0 5 * * * 2027"])
+def test_a_cron_without_exactly_five_fields_is_refused(tmp_path, cron):
+    write(tmp_path, "databridge/lni/a.yml", f"schedule_interval: {cron}\n")
+
+    [problem] = problems(tmp_path)
+
+    assert problem.startswith(f"databridge/lni/a.yml:1: schedule_interval: '{cron}' has ")
+    assert "a cron has 5 (minute hour day-of-month month day-of-week)" in problem
+
+
+def test_discovery_reports_the_links_it_does_not_follow_and_reads_links_to_files(tmp_path):
+    good = write(tmp_path, "databridge/lni/a.yml", "schedule_interval: 0 5 * * *\n")
+    (tmp_path / "databridge" / "lni" / "b.yml").symlink_to(good)
+    (tmp_path / "databridge" / "lni" / "gone.yml").symlink_to(tmp_path / "nowhere.yml")
+    (tmp_path / "databridge" / "lni" / "loop").symlink_to(tmp_path / "databridge" / "lni" / "loop")
+    (tmp_path / "databridge" / "more").symlink_to(tmp_path / "databridge" / "lni")
+
+    tables, found = check_tables(tmp_path)
+
+    assert [str(t.id) for t in tables] == ["databridge/lni/a", "databridge/lni/b"]
+    assert [(Path(p.path).name, p.line, p.message.split(";")[0]) for p in found] == [
+        ("gone.yml", 0, f"a broken symbolic link (to {tmp_path / 'nowhere.yml'})"),
+        ("loop", 0, "a symbolic link loop"),
+        ("more", 0, "a symbolic link to a folder"),
+    ]
+    assert str(found[2]).endswith(
+        "more: a symbolic link to a folder; not followed (copy the configs in, or point --configs at it)"
+    )
+
+
+def test_a_file_or_folder_that_cannot_be_read_is_a_problem_not_a_crash(tmp_path, monkeypatch):
+    write(tmp_path, "databridge/lni/a.yml", "schedule_interval: 0 5 * * *\n")
+    write(tmp_path, "databridge/opa/b.yml", "schedule_interval: 0 5 * * *\n")
+    real_scandir, real_read_text = os.scandir, Path.read_text
+
+    def scandir(path):  # what the OS answers a user without read permission (as root, chmod cannot show it)
+        if Path(path).name == "opa":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    def read_text(self, *args, **kwargs):
+        if self.name == "a.yml":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(Path, "read_text", read_text)
+
+    tables, found = check_tables(tmp_path)
+
+    assert tables == []
+    assert sorted(str(p).removeprefix(f"{tmp_path}/") for p in found) == [
+        "databridge/lni/a.yml: cannot read this file (permission denied)",
+        "databridge/opa: cannot read this folder (permission denied)",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -116,3 +117,39 @@ def _stuck_reason(run: Run) -> str:
     return f"step {step.status} since {since}, past the table's timeout; attempt {step.attempts}" + (
         f"; {tried}" if tried else ""
     )
+
+
+class StaleAlert(BaseModel):
+    """A table whose data is older than its schedule promises: once per staleness episode."""
+
+    model_config = ConfigDict(frozen=True)
+
+    environment: str
+    table: str
+    schedule: str
+    never_succeeded: bool
+    reference: datetime
+    deadline: datetime
+
+    @property
+    def headline(self) -> str:
+        return f":warning: [{self.environment}] {self.table} is stale"
+
+    def text(self) -> str:
+        since = (
+            f"no success since it was first seen, {self.reference:%Y-%m-%d %H:%M} UTC"
+            if self.never_succeeded
+            else f"last success {self.reference:%Y-%m-%d %H:%M} UTC"
+        )
+        return "\n".join(
+            [
+                self.headline,
+                f"{since}; a fresh copy was due by {self.deadline:%Y-%m-%d %H:%M} UTC ({self.schedule}, "
+                "the first fire after it plus the timeout)",
+                f"check: databridge-pipeline status {self.table} --env {self.environment}",
+                f"rerun: databridge-pipeline rerun {self.table} --env {self.environment}",
+            ]
+        )
+
+    def blocks(self) -> list[dict[str, Any]]:
+        return [{"type": "section", "text": {"type": "mrkdwn", "text": self.text()}}]

@@ -8,8 +8,10 @@ ones. A config's identity comes from its path: ``databridge/<schema>/<table>.yml
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -98,6 +100,13 @@ def cron_problem(expression: str) -> str | None:
         croniter(expression)
     except (ValueError, KeyError) as error:
         return f"{expression!r} is not a valid cron expression ({error})"
+    fields = expression.split()
+    if not expression.startswith("@") and len(fields) != 5:
+        # croniter reads a 6th field as seconds and a 7th as years: valid to it, but not what was meant
+        return (
+            f"{expression!r} has {len(fields)} fields; a cron has 5 "
+            "(minute hour day-of-month month day-of-week), e.g. '0 5 * * *'"
+        )
     return None
 
 
@@ -241,7 +250,8 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+        """``path:line: message``; a problem with the file as a whole (line 0) is ``path: message``."""
+        return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
 
 
 class ConfigError(Exception):
@@ -284,8 +294,8 @@ def check_tables(root: Path) -> tuple[list[Table], list[ConfigProblem]]:
     if not root.is_dir():
         return [], [ConfigProblem(display_path(root), 0, "no such config directory")]
     tables: list[Table] = []
-    problems: list[ConfigProblem] = []
-    for path in sorted(_config_files(root)):
+    files, problems = config_files(root)
+    for path in files:
         table, file_problems = load_table(path, root)
         problems.extend(file_problems)
         if table is not None:
@@ -295,10 +305,54 @@ def check_tables(root: Path) -> tuple[list[Table], list[ConfigProblem]]:
     return tables, problems
 
 
-def _config_files(root: Path) -> Iterator[Path]:
-    for path in root.rglob("*"):
-        if path.is_file() and path.suffix in (".yml", ".yaml"):
-            yield path
+def config_files(root: Path) -> tuple[list[Path], list[ConfigProblem]]:
+    """The ``.yml``/``.yaml`` files under ``root``, sorted, and what discovery could not look at.
+
+    A link to a file is read; a link to a folder is not followed (it could loop, or pull in another tree's
+    configs), and neither is a broken link or a loop: each is reported, as is a folder that cannot be read,
+    so that no config goes missing without a word.
+    """
+    files: list[Path] = []
+    problems: list[ConfigProblem] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as error:
+            problems.append(ConfigProblem(display_path(folder), 0, f"cannot read this folder ({_reason(error)})"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                problem = _link_problem(path)
+                if problem:
+                    problems.append(ConfigProblem(display_path(path), 0, problem))
+                    continue
+            if entry.is_dir():
+                folders.append(path)
+            elif path.suffix in (".yml", ".yaml"):
+                files.append(path)
+    return sorted(files), problems
+
+
+def _link_problem(path: Path) -> str | None:
+    """Why discovery does not follow this symbolic link, or None for a link to a file (read as the file)."""
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:  # Python 3.11-3.12 report a loop this way
+        return "a symbolic link loop; not followed"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop; not followed"
+        return f"a broken symbolic link (to {os.readlink(path)}); not followed"
+    if target.is_dir():
+        return "a symbolic link to a folder; not followed (copy the configs in, or point --configs at it)"
+    return None
+
+
+def _reason(error: OSError) -> str:
+    return (error.strerror or type(error).__name__).lower()
 
 
 def load_table(path: Path, root: Path) -> tuple[Table | None, list[ConfigProblem]]:
@@ -317,6 +371,8 @@ def load_table(path: Path, root: Path) -> tuple[Table | None, list[ConfigProblem
         return None, [ConfigProblem(shown, problem.line, problem.message)]
     except UnicodeDecodeError:
         return None, [ConfigProblem(shown, 1, "not UTF-8 text")]
+    except OSError as error:
+        return None, [ConfigProblem(shown, 0, f"cannot read this file ({_reason(error)})")]
     if not isinstance(parsed.data, dict):
         kind = "an empty file" if parsed.data is None else type(parsed.data).__name__
         return None, [ConfigProblem(shown, 1, f"expected a mapping of config keys, got {kind}")]
@@ -461,8 +517,13 @@ def _lines(node: yaml.Node) -> dict[Where, int]:
 
 
 def display_path(path: Path) -> str:
-    """A path as a person would type it: relative to the working directory when it is under it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    """A path as a person would type it: relative to the working directory when it is under it. A link is
+    shown as itself, never as its target."""
+    cwd = Path.cwd()
+    candidates = [Path(os.path.abspath(path))] + ([] if path.is_symlink() else [path.resolve()])
+    for candidate in candidates:
+        try:
+            return str(candidate.relative_to(cwd))
+        except ValueError:
+            continue
+    return str(path)

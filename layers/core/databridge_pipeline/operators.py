@@ -1,4 +1,4 @@
-"""What the operator commands do against a deployed stack: rerun a table, read the latest runs.
+"""What the operator commands do against a deployed stack: rerun, pause and resume tables, read their runs.
 
 The stack's outputs say where its run queue and ledger are, so an operator only names the environment.
 ``endpoint_url`` points every client at another endpoint (a local moto server, for instance).
@@ -6,12 +6,25 @@ The stack's outputs say where its run queue and ledger are, so an operator only 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
 from typing import Any
 
 import boto3
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 
 from databridge_pipeline.adapters.ledger import Ledger
 from databridge_pipeline.adapters.run_queue import RunQueue
+from databridge_pipeline.freshness import Freshness
+from databridge_pipeline.pauses import Pause
 from databridge_pipeline.run_request import RunRequest
 from databridge_pipeline.runs import Run
 from databridge_pipeline.step_kinds import StepName
@@ -20,8 +33,8 @@ QUEUE_OUTPUT = "RunQueueUrl"
 LEDGER_OUTPUT = "LedgerTableName"
 
 
-class StackNotFound(Exception):
-    """The stack, or the output asked for, is not there; the message says which."""
+class OperatorError(Exception):
+    """An AWS call the command needs could not be made; the message is one sentence saying what to do."""
 
 
 def default_stack_name(environment: str) -> str:
@@ -37,35 +50,130 @@ def _clients_kwargs(region: str | None, endpoint_url: str | None) -> dict[str, A
     return kwargs
 
 
-def stack_output(stack_name: str, key: str, region: str | None = None, endpoint_url: str | None = None) -> str:
-    client = boto3.client("cloudformation", **_clients_kwargs(region, endpoint_url))
+_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException")
+_EXPIRED = ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId")
+
+
+def explain(error: Exception, doing: str) -> str | None:
+    """One sentence for an AWS error an operator can fix, or None when it is not one of ours to explain."""
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return f"no AWS credentials to {doing}: run `aws configure` or `aws sso login`, or set AWS_PROFILE"
+    if isinstance(error, NoRegionError):
+        return f"no AWS region to {doing}: pass --region (e.g. us-east-1) or set AWS_DEFAULT_REGION"
+    if isinstance(error, EndpointConnectionError):
+        return f"cannot reach AWS to {doing} ({error.kwargs.get('endpoint_url')}): check the network or --endpoint-url"
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in _DENIED:
+            return (
+                f"AWS refused to {doing} ({code}): use credentials of a role allowed to operate the pipeline "
+                "(AWS_PROFILE), or ask an administrator for access"
+            )
+        if code in _EXPIRED:
+            return f"AWS did not accept your credentials to {doing} ({code}): log in again (`aws sso login`)"
+        if code in ("ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            return f"cannot {doing}: {error.response['Error'].get('Message', code)} (check --env and --region)"
+    return None
+
+
+@contextmanager
+def aws_call(doing: str) -> Iterator[None]:
+    """Turn the AWS errors an operator can act on into an ``OperatorError`` saying what to do."""
     try:
-        stacks = client.describe_stacks(StackName=stack_name)["Stacks"]
-    except client.exceptions.ClientError as error:
-        raise StackNotFound(f"stack {stack_name}: {error.response['Error']['Message']}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    if key not in outputs:
-        raise StackNotFound(f"stack {stack_name} has no output {key} (outputs: {', '.join(outputs) or 'none'})")
-    return outputs[key]
+        yield
+    except (BotoCoreError, ClientError) as error:
+        message = explain(error, doing)
+        if message is None:
+            raise OperatorError(f"AWS error while trying to {doing}: {error}") from None
+        raise OperatorError(message) from None
 
 
-def send_rerun(
-    table_id: str,
-    from_step: StepName | None,
-    queue_url: str,
-    region: str | None = None,
-    endpoint_url: str | None = None,
-) -> tuple[RunRequest, str]:
-    """Send a manual RunRequest; returns it and the SQS message id."""
-    request = RunRequest.model_validate({"table": table_id, "trigger": "manual", "from_step": from_step})
-    queue = RunQueue(boto3.client("sqs", **_clients_kwargs(region, endpoint_url)), queue_url)
-    return request, queue.send(request)
+class Stack:
+    """A deployed stack as the operator commands use it: its run queue and ledger, found from its outputs
+    unless given, every AWS error turned into an ``OperatorError``."""
+
+    def __init__(
+        self,
+        name: str,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        queue_url: str | None = None,
+        ledger_table: str | None = None,
+    ) -> None:
+        self.name = name
+        self._kwargs = _clients_kwargs(region, endpoint_url)
+        self._queue_url = queue_url
+        self._ledger_table = ledger_table
+
+    def output(self, key: str) -> str:
+        with aws_call(f"read stack {self.name}"):
+            client = boto3.client("cloudformation", **self._kwargs)
+            try:
+                stacks = client.describe_stacks(StackName=self.name)["Stacks"]
+            except ClientError as error:
+                if error.response["Error"].get("Code") != "ValidationError":
+                    raise
+                raise OperatorError(
+                    f"no stack {self.name} in {client.meta.region_name}: deploy it (see Deploying to AWS in the "
+                    "README), or name it with --stack-name and --region"
+                ) from None
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        if key not in outputs:
+            raise OperatorError(f"stack {self.name} has no output {key} (outputs: {', '.join(outputs) or 'none'})")
+        return outputs[key]
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        table = self._ledger_table or self.output(LEDGER_OUTPUT)
+        with aws_call(f"open the run ledger {table}"):
+            return Ledger(boto3.resource("dynamodb", **self._kwargs).Table(table))
+
+    @cached_property
+    def queue(self) -> RunQueue:
+        url = self._queue_url or self.output(QUEUE_OUTPUT)
+        with aws_call("open the run queue"):
+            return RunQueue(boto3.client("sqs", **self._kwargs), url)
+
+    def send(self, requests: list[RunRequest]) -> list[str]:
+        """Send run requests; returns their SQS message ids."""
+        with aws_call("send to the run queue"):
+            return [self.queue.send(request) for request in requests]
+
+    def latest_runs(self, table_ids: list[str], limit: int) -> list[Run]:
+        """The newest ``limit`` runs of each table, newest first."""
+        with aws_call("read the run ledger"):
+            runs = [run for table in table_ids for run in self.ledger.recent_runs(table, limit)]
+        return sorted(runs, key=lambda r: r.created_at, reverse=True)
+
+    def table_runs(self, table_ids: list[str]) -> dict[str, list[Run]]:
+        """Every run the ledger keeps of each table (90 days), newest first: one Query per table."""
+        with aws_call("read the run ledger"):
+            return {table: self.ledger.recent_runs(table, limit=100_000) for table in table_ids}
+
+    def freshness(self) -> dict[str, Freshness]:
+        with aws_call("read the freshness records in the run ledger"):
+            return self.ledger.freshness()
+
+    def pauses(self) -> list[Pause]:
+        with aws_call("read the pauses in the run ledger"):
+            return self.ledger.pauses()
+
+    def pause(self, pause: Pause) -> Pause | None:
+        with aws_call("write the pause to the run ledger"):
+            return self.ledger.pause(pause)
+
+    def resume(self, prefix: str) -> Pause | None:
+        with aws_call("remove the pause from the run ledger"):
+            return self.ledger.resume(prefix)
+
+    def caller(self) -> str | None:
+        """Who is calling, as AWS knows them (recorded with a pause); None when AWS will not say."""
+        try:
+            arn: str = boto3.client("sts", **self._kwargs).get_caller_identity()["Arn"]
+        except (BotoCoreError, ClientError):
+            return None
+        return arn
 
 
-def latest_runs(
-    table_ids: list[str], ledger_table: str, limit: int, region: str | None = None, endpoint_url: str | None = None
-) -> list[Run]:
-    """The newest ``limit`` runs of each table, newest first."""
-    ledger = Ledger(boto3.resource("dynamodb", **_clients_kwargs(region, endpoint_url)).Table(ledger_table))
-    runs = [run for table in table_ids for run in ledger.recent_runs(table, limit)]
-    return sorted(runs, key=lambda r: r.created_at, reverse=True)
+def manual_request(table_id: str, from_step: StepName | None) -> RunRequest:
+    return RunRequest.model_validate({"table": table_id, "trigger": "manual", "from_step": from_step})

@@ -62,6 +62,7 @@ class Reconciler:
         jobs = batch.states(polled) if polled else {}
         still_running: list[Run] = []
         for run in active:
+            logger.set_correlation_id(run.run_id)
             try:
                 still_running.extend(self._reconcile(run, jobs, now))
             except (StaleRun, RetryLater) as moved:  # an event or message got there first: nothing to do
@@ -69,6 +70,7 @@ class Reconciler:
             except Exception:
                 errors += 1
                 logger.exception(f"could not reconcile {run.table} {run.run_id}; the next pass tries again")
+        logger.set_correlation_id(None)
         stuck_alerted, tried = self._alert_stuck(still_running, now)
         posted, pending = self._post_pending_alerts(tried)
         repairs = self.actions.repairs - before

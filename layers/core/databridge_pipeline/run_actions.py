@@ -10,7 +10,7 @@ from typing import Literal, Protocol
 from databridge_pipeline.adapters.batch import BatchJobs
 from databridge_pipeline.adapters.ledger import Ledger, StaleRun
 from databridge_pipeline.adapters.run_queue import RunQueue
-from databridge_pipeline.alerts import Alert, run_alert
+from databridge_pipeline.alerts import Alert, StaleAlert, run_alert
 from databridge_pipeline.config import Table
 from databridge_pipeline.observability import count, log_run, logger
 from databridge_pipeline.runs import Decision, Drop, Finish, Run, ScheduleRetry, Start, Submit, Wait
@@ -19,7 +19,7 @@ from databridge_pipeline.steps import ChainError, job_request, plan_steps
 
 
 class AlertSink(Protocol):
-    def post(self, alert: Alert) -> None: ...
+    def post(self, alert: Alert | StaleAlert) -> None: ...
 
 
 class RetryLater(Exception):
@@ -116,6 +116,8 @@ class RunActions:
         run = self.ledger.save_run(decision.run) if decision.save else decision.run
         self.ledger.free_slot(run.table, run.run_id)
         if decision.save:
+            if run.status == "succeeded":
+                self.ledger.record_success(run.table, run.finished_at or self.clock())
             outcome = "run_succeeded" if run.status == "succeeded" else "run_failed"
             count("RunsFinished", self.settings.environment, run.table, outcome=run.status)
             log_run(outcome, run)

@@ -29,6 +29,7 @@ class Submitter:
 
     def handle(self, body: str, message_id: str) -> str:
         """Handle one message; returns what happened (for logs and tests). Raises BadMessage or to retry."""
+        logger.set_correlation_id(None)  # until this record's run id is known: never the previous record's
         try:
             request, table = self._parse(body)
             run_id = run_id_for(request, message_id)

@@ -20,6 +20,7 @@ from databridge_pipeline.adapters.run_queue import RunQueue
 from databridge_pipeline.adapters.slack import SlackAlerts, secret_token
 from databridge_pipeline.catalog import Catalog, load_catalog
 from databridge_pipeline.dispatcher import Dispatcher
+from databridge_pipeline.freshness_watch import FreshnessWatch
 from databridge_pipeline.job_events import JobEvents
 from databridge_pipeline.reconciler import Reconciler
 from databridge_pipeline.run_actions import RunActions
@@ -57,6 +58,7 @@ class Services:
     submitter: Submitter
     job_events: JobEvents
     reconciler: Reconciler
+    freshness: FreshnessWatch
 
 
 def build_services(settings: PipelineSettings, env: LambdaEnvironment, catalog: Catalog) -> Services:
@@ -79,6 +81,7 @@ def build_services(settings: PipelineSettings, env: LambdaEnvironment, catalog: 
         submitter=Submitter(catalog, actions),
         job_events=JobEvents(catalog, actions),
         reconciler=Reconciler(catalog, actions),
+        freshness=FreshnessWatch(catalog, actions),
     )
 
 

@@ -6,6 +6,10 @@ Items (partition key ``pk``, sort key ``sk``):
 - ``SLOT`` / ``<table>``: the table's active run (legacy ``max_active_runs=1``); one partition, so a
   Query lists every active run.
 - ``CURSOR`` / ``dispatcher``: the last tick dispatched.
+- ``PAUSE`` / ``<prefix>``: a paused table or prefix (``pauses.Pause``); one partition, so one Query reads
+  every pause.
+- ``TABLE`` / ``<table>``: the table's freshness (``freshness.Freshness``: last success, first seen, the
+  staleness already alerted); one partition, read in one Query by the freshness check and ``status``.
 
 A run whose failure or stuck alert Slack has not yet accepted carries ``alert_pending``, the key of the sparse
 index ``pending-alerts``: the reconciliation pass finds those runs without scanning the ledger.
@@ -18,6 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from databridge_pipeline.freshness import Freshness
+from databridge_pipeline.pauses import Pause
 from databridge_pipeline.runs import Run
 
 RETENTION = timedelta(days=90)
@@ -135,6 +141,59 @@ class Ledger:
         runs = [Run.model_validate_json(item["run"]) for item in items]
         return sorted(runs, key=lambda r: r.created_at, reverse=True)[:limit]
 
+    def pauses(self) -> list[Pause]:
+        """Every pause, in one Query (O(paused))."""
+        return [Pause.model_validate_json(item["pause"]) for item in self._query("PAUSE")]
+
+    def pause(self, pause: Pause) -> Pause | None:
+        """Pause ``pause.prefix`` (a new reason replaces the old one); returns the pause it replaced."""
+        old = self._table.put_item(
+            Item={"pk": "PAUSE", "sk": pause.prefix, "pause": pause.model_dump_json()}, ReturnValues="ALL_OLD"
+        ).get("Attributes")
+        return Pause.model_validate_json(old["pause"]) if old else None
+
+    def resume(self, prefix: str) -> Pause | None:
+        """Remove the pause of exactly ``prefix``; returns it, or None when there was none."""
+        old = self._table.delete_item(Key={"pk": "PAUSE", "sk": prefix}, ReturnValues="ALL_OLD").get("Attributes")
+        return Pause.model_validate_json(old["pause"]) if old else None
+
+    def freshness(self) -> dict[str, Freshness]:
+        """Every table's freshness record, by table id, in one Query."""
+        return {item["sk"]: _freshness(item) for item in self._query("TABLE")}
+
+    def record_success(self, table_id: str, at: datetime) -> None:
+        """The table's data was refreshed at ``at`` (never moves back: a late write of an older run is a no-op)."""
+        try:
+            self._table.update_item(
+                Key={"pk": "TABLE", "sk": table_id},
+                UpdateExpression="SET last_success = :at",
+                ConditionExpression="attribute_not_exists(last_success) OR last_success < :at",
+                ExpressionAttributeValues={":at": _iso(at)},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def first_seen(self, table_ids: list[str], now: datetime) -> None:
+        """Start the freshness clock of tables the ledger has no record of (new, or never run)."""
+        for table_id in table_ids:
+            try:
+                self._table.put_item(
+                    Item={"pk": "TABLE", "sk": table_id, "first_seen": _iso(now)},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
+    def stale_alerted(self, table_id: str, reference: datetime) -> None:
+        """The staleness counted from ``reference`` has been alerted (once per episode)."""
+        self._table.update_item(
+            Key={"pk": "TABLE", "sk": table_id},
+            UpdateExpression="SET alerted_for = :ref",
+            ExpressionAttributeValues={":ref": _iso(reference)},
+        )
+
     def cursor(self) -> datetime | None:
         item = self._table.get_item(Key={"pk": "CURSOR", "sk": "dispatcher"}, ConsistentRead=True).get("Item")
         return datetime.fromisoformat(item["last_tick"]) if item else None
@@ -183,6 +242,18 @@ class Ledger:
         if run.finished_at is not None:
             item["expires_at"] = int((run.finished_at + RETENTION).timestamp())
         return item
+
+
+def _freshness(item: dict[str, Any]) -> Freshness:
+    def when(key: str) -> datetime | None:
+        return datetime.fromisoformat(item[key]) if item.get(key) else None
+
+    return Freshness(
+        table=item["sk"],
+        last_success=when("last_success"),
+        first_seen=when("first_seen"),
+        alerted_for=when("alerted_for"),
+    )
 
 
 def _run_key(table_id: str, run_id: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from databridge_pipeline.alerts import Alert
+from databridge_pipeline.alerts import Alert, StaleAlert
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -18,7 +18,7 @@ class SlackAlerts:
         self._channel = channel
         self._base_url = base_url
 
-    def post(self, alert: Alert) -> None:
+    def post(self, alert: Alert | StaleAlert) -> None:
         """Post or raise (SlackApiError, URLError): the caller keeps the alert pending and retries."""
         self._client().chat_postMessage(channel=self._channel, text=alert.text(), blocks=alert.blocks())
 

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from databridge_pipeline.local.scenario import Scenario
 from databridge_pipeline.local.simulation import SimClock, Simulation
+from databridge_pipeline.runs import Run
 from databridge_pipeline.settings import CommandSet
 
 FAKE_CREDENTIALS = {
@@ -44,16 +45,18 @@ def run_local(
     progress: TextIO | None = None,
     handler_log: TextIO | None = None,
     command_set: CommandSet = "legacy",
+    then: Callable[[LocalResult, Simulation, TextIO], None] | None = None,
 ) -> LocalResult:
     """Simulate ``hours`` from ``start`` over the configs in ``configs`` and return what happened.
 
-    The handlers' own output (structured logs, EMF metrics) goes to ``handler_log`` when given.
+    The handlers' own output (structured logs, EMF metrics) goes to ``handler_log`` when given. ``then`` is
+    called with the result, while the local stack still exists (``--serve`` keeps it up there), and the
+    stream to print on.
     """
     from moto import mock_aws
 
     from databridge_pipeline.adapters.ledger import Ledger
     from databridge_pipeline.catalog import load_catalog
-    from databridge_pipeline.local.report import run_report, table_summary
     from databridge_pipeline.local.sim_time import sqs_on_clock
     from databridge_pipeline.local.slack_standin import SlackStandIn
     from databridge_pipeline.local.stack import REGION, create_resources, load_handler, stack_spec
@@ -98,8 +101,23 @@ def run_local(
                     "Attributes"
                 ]["ApproximateNumberOfMessages"]
             )
-        posts = list(slack.posts)
-    alerts_by_table = Counter(_alert_table(post.get("text", ""), catalog.ids()) for post in posts)
+            result = _result(simulation, catalog.ids(), runs, list(slack.posts), dlq)
+            if then is not None:  # e.g. serve: while the stack still exists
+                if handler_log is None:
+                    then(result, simulation, sys.stdout)
+                else:
+                    out = sys.stdout  # ours; the handlers' own output keeps going to handler_log
+                    with _handler_output(logger.registered_handler, handler_log):
+                        then(result, simulation, out)
+    return result
+
+
+def _result(
+    simulation: Simulation, ids: list[str], runs: list[Run], posts: list[dict[str, Any]], dlq: int
+) -> LocalResult:
+    from databridge_pipeline.local.report import run_report, table_summary
+
+    alerts_by_table = Counter(_alert_table(post.get("text", ""), ids) for post in posts)
     return LocalResult(
         report=run_report(
             runs, len(simulation.jobs), len(posts), dlq, simulation.repairs(), simulation.duplicate_jobs()

@@ -5,7 +5,9 @@ Times are minutes from the start of the simulated window, so one scenario fits a
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -105,6 +107,28 @@ class Scenario(BaseModel):
 
     def job_duration(self, step: str) -> int:
         return self.step_minutes.get(step, self.job_minutes)
+
+
+def unknown_names(scenario: Scenario, steps_by_table: Mapping[str, Sequence[str]]) -> list[str]:
+    """The scenario's entries that name a table the configs do not have, or a step that table does not run:
+    such an entry would otherwise be ignored without a word, and the scenario not test what it says."""
+    problems: list[str] = []
+    entries: list[tuple[str, str, str | None]] = [
+        *((f"failures[{i}]", e.table, e.step) for i, e in enumerate(scenario.failures)),
+        *((f"stuck[{i}]", e.table, e.step) for i, e in enumerate(scenario.stuck)),
+        *((f"lost_events[{i}]", e.table, e.step) for i, e in enumerate(scenario.lost_events)),
+        *((f"crash_after_submit[{i}]", e.table, e.step) for i, e in enumerate(scenario.crash_after_submit)),
+        *((f"manual_runs[{i}]", e.table, e.from_step) for i, e in enumerate(scenario.manual_runs)),
+    ]
+    for where, table, step in entries:
+        steps = steps_by_table.get(table)
+        if steps is None:
+            guesses = difflib.get_close_matches(table, list(steps_by_table), n=1)
+            hint = f" (did you mean {guesses[0]}?)" if guesses else ""
+            problems.append(f"{where}: unknown table {table!r}{hint}")
+        elif step is not None and step not in steps:
+            problems.append(f"{where}: {table} has no step {step!r} (its steps: {', '.join(steps)})")
+    return problems
 
 
 class ScenarioError(Exception):

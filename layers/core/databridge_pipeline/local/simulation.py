@@ -139,14 +139,20 @@ class Simulation:
             self.sqs.send_message(QueueUrl=self.env["RUN_QUEUE_URL"], MessageBody=f"poison message {index}: not JSON")
         for minute in range(self.minutes + 1):
             self.clock.now = self.start + timedelta(minutes=minute)
-            self._faults(minute)
-            self._manual_runs(minute)
-            self._tick(minute)
-            self._pump_run_queue(minute)
-            self._finish_jobs()
-            self._deliver_events(minute)
+            self.step(minute)
             if self.on_progress:
                 self.on_progress(minute, self)
+
+    def step(self, minute: int, tick: bool = True) -> None:
+        """One simulated minute at the clock's time: the scenario's faults and reruns, the schedule tick (when
+        ``tick``), the run queue, the jobs that are done, their events."""
+        self._faults(minute)
+        if tick:
+            self._manual_runs(minute)
+            self._tick(minute)
+        self._pump_run_queue(minute)
+        self._finish_jobs()
+        self._deliver_events(minute)
 
     def _faults(self, minute: int) -> None:
         self.slack.fail_next(10**9 if any(w.covers(minute) for w in self.scenario.slack_down) else 0)
