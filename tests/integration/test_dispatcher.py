@@ -158,3 +158,19 @@ def test_with_the_schedule_off_a_tick_dispatches_nothing_but_still_reconciles(st
     assert (result["dispatched"], result["send_calls"]) == (0, 0)
     assert stack.queued() == 0
     assert "reconcile" in result
+
+
+def test_after_a_long_outage_catch_up_looks_back_24_hours_for_the_latest_run(stack, context, tmp_path, monkeypatch):
+    folder = tmp_path / "databridge" / "transit"
+    folder.mkdir(parents=True)
+    (folder / "rail_stops.yml").write_text("schedule_interval: 0 10 * * *\n")
+    (folder / "fare_zones.yml").write_text("schedule_interval: 0 9 * * 0\n")  # Sundays: the 22nd, not within 24 h
+    monkeypatch.setenv("TABLE_CONFIGS", str(tmp_path))
+    tick(stack, context, "2026-11-21T12:00:00Z")
+
+    result = tick(stack, context, "2026-11-24T09:30:00Z")  # three days without a tick
+
+    assert result["window"] == {"after": "2026-11-23T09:30:00Z", "until": "2026-11-24T09:30:00Z"}
+    assert [(b["table"], b["scheduled_for"]) for b in bodies(stack.receive())] == [
+        ("databridge/transit/rail_stops", "2026-11-23T10:00:00Z")
+    ]
