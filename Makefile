@@ -40,9 +40,10 @@ SAM_ENV := PYENV_VERSION=3.11.7:3.12.1:3.13.0 PATH="$(abspath $(BIN)):$$PATH" PY
 build: setup
 	$(SAM_ENV) $(BIN)/sam build --build-in-source
 
-# Figures, not tests: config load, dispatch at scale, cold starts, event handling, the cost model.
+# Figures, not tests: config load, dispatch at scale, cold starts, event handling, the local run, the cost
+# model; each with its ratio to a floor or baseline measured in the same run. Prints only the table.
 bench: setup
-	$(BIN)/python benchmarks/run.py --json bench-results.json
+	@$(BIN)/python benchmarks/run.py --json bench-results.json
 
 clean:
 	rm -rf $(VENV) .bench-venv .aws-sam .pytest_cache .mypy_cache .ruff_cache
