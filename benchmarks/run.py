@@ -50,6 +50,7 @@ TARGETS = {
     "tick_warm_ms": 20.0, "tick_cold_ms": 500.0, "local_day_s": 8.0,
 }  # fmt: skip
 CLOCK_TABLES = 10_000
+HANDLER_MARKER = "--- handler imports"
 
 
 @contextmanager
@@ -339,9 +340,10 @@ def bench_imports(work: Path) -> dict[str, Any]:
         "DEFAULT_RETRIES": "2", "SLACK_SECRET_NAME": "s", "SLACK_CHANNEL": "#c",
         "TABLE_CONFIGS": str(work / "manifest_1000.json"),
     }  # fmt: skip
+    # The probe's own imports (runpy and what run_path pulls in) come before the marker and are not counted.
     probe = (
-        "import time, runpy, sys; t = time.perf_counter(); runpy.run_path(sys.argv[1]); "
-        "print((time.perf_counter() - t) * 1000)"
+        f"import time, runpy, sys, pkgutil; sys.stderr.write('{HANDLER_MARKER}\\n'); t = time.perf_counter(); "
+        "runpy.run_path(sys.argv[1]); print((time.perf_counter() - t) * 1000)"
     )
     result: dict[str, Any] = {"ms": {}, "ms_xray": {}, "imports_only_ms": {}, "heaviest": {}, "interpreter": described}
     # The floor: what any of our handlers must import to call AWS and log (boto3, Powertools' Logger).
@@ -386,7 +388,8 @@ def _top_level_imports(trace: str) -> list[tuple[str, float]]:
     """``(module, cumulative ms)`` of each top-level import. Lines read
     ``import time: self | cumulative | name``, the name indented two spaces per nesting level."""
     entries = []
-    for line in trace.splitlines():
+    lines = trace.splitlines()
+    for line in lines[lines.index(HANDLER_MARKER) + 1 :] if HANDLER_MARKER in lines else lines:
         fields = line.removeprefix("import time:").split("|")
         if len(fields) != 3 or not fields[1].strip().isdigit():
             continue

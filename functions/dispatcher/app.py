@@ -8,10 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from databridge_pipeline.events import ScheduleTick
 from databridge_pipeline.observability import logger, traced
-from databridge_pipeline.wiring import services_from_environ
+from databridge_pipeline.wiring import dispatcher_from_environ
 
-_services = services_from_environ(os.environ)
-dispatcher, reconciler = _services.dispatcher, _services.reconciler  # one RunActions shared by both
+dispatcher, reconciler = dispatcher_from_environ(os.environ)  # one RunActions shared by both
 
 
 @logger.inject_lambda_context

@@ -13,16 +13,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -40,7 +39,11 @@ COLUMN_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
 CARTO_USER_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 Source = Literal["databridge", "knack", "airtable"]
 
-YamlLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # PyYAML and croniter are imported where configs are read from YAML, not by the Lambdas
+    import yaml
+
+# Validation context of a manifest compiled from configs that were validated in full when it was built.
+COMPILED = {"compiled": True}
 
 
 class TableId(BaseModel):
@@ -92,6 +95,8 @@ def _parse_table_id(value: str) -> dict[str, Any]:
 @lru_cache(maxsize=4096)
 def cron_problem(expression: str) -> str | None:
     """Why a cron expression is unusable, or None. Cached: configs share a handful of crons."""
+    from croniter import croniter
+
     if expression.startswith("@reboot"):
         return "'@reboot' has no meaning for a scheduled table"
     try:
@@ -133,10 +138,10 @@ class TableConfig(BaseModel):
 
     @field_validator("schedule_interval")
     @classmethod
-    def _cron(cls, value: str | bool | None) -> str | bool | None:
+    def _cron(cls, value: str | bool | None, info: ValidationInfo) -> str | bool | None:
         if value is True:
             raise ValueError("true is not a schedule; give a cron expression, or false for manual-only")
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and value.strip() and info.context != COMPILED:
             problem = cron_problem(value.strip())
             if problem:
                 raise ValueError(problem)
@@ -425,7 +430,9 @@ class _YamlProblem(Exception):
 
 def _parse_yaml(text: str) -> _Parsed:
     """Parse once with the C loader, keeping each key's line for error messages."""
-    loader = YamlLoader(text)
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -442,6 +449,8 @@ def _parse_yaml(text: str) -> _Parsed:
 
 
 def _lines(node: yaml.Node) -> dict[Where, int]:
+    import yaml
+
     lines: dict[Where, int] = {}
     if not isinstance(node, yaml.MappingNode):
         return lines

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict
 from databridge_pipeline.catalog import Catalog
 from databridge_pipeline.observability import count, logger
 from databridge_pipeline.run_actions import RunActions
-from databridge_pipeline.run_request import RunRequest, scheduled_run_id
-from databridge_pipeline.schedule import ScheduleIndex, Window, as_utc
+from databridge_pipeline.run_request import RunRequest, as_utc, scheduled_run_id
+from databridge_pipeline.schedule import ScheduleIndex, Window
 
 # With no cursor yet, a tick covers the minute before it. After an outage, catch-up looks back at most
 # this far (one run per table, its latest, as Airflow's catchup=False).

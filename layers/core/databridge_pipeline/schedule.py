@@ -20,6 +20,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from databridge_pipeline.config import Table, TableId
+from databridge_pipeline.run_request import as_utc
 
 # Largest UTC-offset change a zone makes in one DST transition, with room to spare; the local-time
 # iteration starts this much early so a time shifted over a gap is never missed.
@@ -28,11 +29,6 @@ _MINUTE = timedelta(minutes=1)
 # A window up to this long (a tick's, catch-up included) is walked minute by minute through the index;
 # a longer one (the CLI's `due` over weeks) asks croniter for each schedule's fire times instead.
 _LONGEST_MINUTE_WALK = timedelta(hours=25)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; a naive one is taken to be UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Window(BaseModel):
