@@ -346,8 +346,8 @@ def bench_imports(work: Path) -> dict[str, Any]:
         "runpy.run_path(sys.argv[1]); print((time.perf_counter() - t) * 1000)"
     )
     result: dict[str, Any] = {"ms": {}, "ms_xray": {}, "imports_only_ms": {}, "heaviest": {}, "interpreter": described}
-    # The floor: what any of our handlers must import to call AWS and log (boto3, Powertools' Logger).
-    floor_probe = "import boto3, aws_lambda_powertools.logging"
+    # The floor: what any of our handlers must import to call AWS and log (botocore, Powertools' Logger).
+    floor_probe = "import botocore.session, aws_lambda_powertools.logging"
     floors = []
     for _ in range(5):
         trace = subprocess.run(
@@ -616,7 +616,7 @@ def print_report(r: dict[str, Any]) -> None:
         ("first tick of a fresh interpreter (index build incl.)", f"{d['tick_cold_ms']:.0f} ms", "",
          mark(d["tick_cold_ms"] < TARGETS["tick_cold_ms"], "< 500 ms")),
         *[(f"imports of {name} (-X importtime total)", f"{ms:.0f} ms",
-           f"{ratios['import_ms_to_floor'][name]:.2f}x boto3+Logger ({r['import_floor_ms']:.0f} ms)",
+           f"{ratios['import_ms_to_floor'][name]:.2f}x botocore+Logger ({r['import_floor_ms']:.0f} ms)",
            mark(ms <= TARGETS["import_ms"], "<= 200 ms"))
           for name, ms in r["import_ms"].items()],
         *[(f"cold start {name}, tracing off (on)", f"{ms:.0f} ms ({r['cold_start_ms_with_xray_tracing'][name]:.0f} ms)",

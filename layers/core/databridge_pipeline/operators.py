@@ -66,6 +66,6 @@ def latest_runs(
     table_ids: list[str], ledger_table: str, limit: int, region: str | None = None, endpoint_url: str | None = None
 ) -> list[Run]:
     """The newest ``limit`` runs of each table, newest first."""
-    ledger = Ledger(boto3.resource("dynamodb", **_clients_kwargs(region, endpoint_url)).Table(ledger_table))
+    ledger = Ledger(boto3.client("dynamodb", **_clients_kwargs(region, endpoint_url)), ledger_table)
     runs = [run for table in table_ids for run in ledger.recent_runs(table, limit)]
     return sorted(runs, key=lambda r: r.created_at, reverse=True)
