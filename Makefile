@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Two workers (the machine's cores); the ten slowest tests are printed, to keep an eye on them.
 test: setup lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --durations=10
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
@@ -31,7 +32,15 @@ validate: setup
 	$(BIN)/databridge-pipeline validate
 
 # The whole pipeline on moto over 24 simulated hours; e.g. make local ARGS="--scenario tests/e2e/bad_day.yml"
-local: setup
+# From a fresh clone it installs only the `local` extra (no SAM CLI, linters or type checker).
+LOCAL_STAMP := $(VENV)/.installed-local
+
+$(LOCAL_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[local]'
+	touch $(LOCAL_STAMP)
+
+local: $(LOCAL_STAMP)
 	$(BIN)/databridge-pipeline local --configs table_configs $(ARGS)
 
 # sam build finds the Lambda runtime's python3.12 through pyenv; the core layer's Makefile uses our venv.
