@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Two workers (the machine's cores); the ten slowest tests are printed, to keep an eye on them.
 test: setup lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --durations=10
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
@@ -45,7 +46,15 @@ validate: setup
 	$(BIN)/databridge-pipeline validate
 
 # The whole pipeline on moto over 24 simulated hours; e.g. make local ARGS="--scenario tests/e2e/bad_day.yml"
-local: setup
+# From a fresh clone it installs only the `local` extra (no SAM CLI, linters or type checker).
+LOCAL_STAMP := $(VENV)/.installed-local
+
+$(LOCAL_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[local]'
+	touch $(LOCAL_STAMP)
+
+local: $(LOCAL_STAMP)
 	$(BIN)/databridge-pipeline local --configs table_configs $(ARGS)
 
 # sam build finds the Lambda runtime's python3.12 through pyenv; the core layer's Makefile uses our venv.
@@ -57,9 +66,10 @@ build: setup
 	@$(SAM_ENV) python3.12 -c '' 2>/dev/null || { echo "make build needs Python 3.12 (the Lambda runtime) as python3.12 on PATH: e.g. pyenv install 3.12.1 (the version this Makefile selects), or your system's python3.12 package" >&2; exit 2; }
 	$(SAM_ENV) $(BIN)/sam build --build-in-source
 
-# Figures, not tests: config load, dispatch at scale, cold starts, event handling, the cost model.
+# Figures, not tests: config load, dispatch at scale, cold starts, event handling, the local run, the cost
+# model; each with its ratio to a floor or baseline measured in the same run. Prints only the table.
 bench: setup
-	$(BIN)/python benchmarks/run.py --json bench-results.json
+	@$(BIN)/python benchmarks/run.py --json bench-results.json
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .bench-venv .aws-sam .pytest_cache .mypy_cache .ruff_cache

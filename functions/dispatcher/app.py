@@ -9,10 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from databridge_pipeline.events import ScheduleTick
 from databridge_pipeline.observability import logger, traced
-from databridge_pipeline.wiring import services_from_environ
+from databridge_pipeline.wiring import dispatcher_from_environ
 
-_services = services_from_environ(os.environ)
-dispatcher, reconciler, freshness = _services.dispatcher, _services.reconciler, _services.freshness  # one RunActions
+dispatcher, reconciler, freshness = dispatcher_from_environ(os.environ)  # one RunActions shared by all three
 
 
 @logger.inject_lambda_context

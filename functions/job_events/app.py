@@ -6,9 +6,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from databridge_pipeline.observability import logger, traced
-from databridge_pipeline.wiring import services_from_environ
+from databridge_pipeline.wiring import job_events_from_environ
 
-job_events = services_from_environ(os.environ).job_events
+job_events = job_events_from_environ(os.environ)
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.tags.run_id")

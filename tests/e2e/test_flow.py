@@ -93,6 +93,7 @@ def test_poison_messages_end_in_the_dlq_and_the_rest_flows():
     assert runs_of(result, INSPECTIONS)[0]["status"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_the_bad_day_scenario_from_the_readme_ends_as_its_comments_say():
     from databridge_pipeline.local.scenario import load_scenario
 

@@ -191,8 +191,8 @@ def test_a_paused_tables_fires_are_skipped_counted_and_read_in_one_query(stack, 
         Pause(prefix="databridge/lni", reason="Oracle maintenance", paused_at=datetime(2026, 11, 24, tzinfo=UTC))
     )
     queries: list[str] = []
-    query = ledger._table.query
-    ledger._table.query = lambda **kw: queries.append(kw["ExpressionAttributeValues"][":pk"]) or query(**kw)
+    query = ledger._client.query
+    ledger._client.query = lambda **kw: queries.append(kw["ExpressionAttributeValues"][":pk"]["S"]) or query(**kw)
 
     result = dispatcher.tick(datetime(2026, 11, 24, 11, 15, tzinfo=UTC))
 
@@ -205,3 +205,19 @@ def test_a_paused_tables_fires_are_skipped_counted_and_read_in_one_query(stack, 
     ledger.resume("databridge/lni")
     assert dispatcher.tick(datetime(2026, 11, 25, 11, 15, tzinfo=UTC)).skipped_paused == 0
     assert "databridge/lni/inspections" in [body["table"] for body in bodies(stack.receive())]
+
+
+def test_after_a_long_outage_catch_up_looks_back_24_hours_for_the_latest_run(stack, context, tmp_path, monkeypatch):
+    folder = tmp_path / "databridge" / "transit"
+    folder.mkdir(parents=True)
+    (folder / "rail_stops.yml").write_text("schedule_interval: 0 10 * * *\n")
+    (folder / "fare_zones.yml").write_text("schedule_interval: 0 9 * * 0\n")  # Sundays: the 22nd, not within 24 h
+    monkeypatch.setenv("TABLE_CONFIGS", str(tmp_path))
+    tick(stack, context, "2026-11-21T12:00:00Z")
+
+    result = tick(stack, context, "2026-11-24T09:30:00Z")  # three days without a tick
+
+    assert result["window"] == {"after": "2026-11-23T09:30:00Z", "until": "2026-11-24T09:30:00Z"}
+    assert [(b["table"], b["scheduled_for"]) for b in bodies(stack.receive())] == [
+        ("databridge/transit/rail_stops", "2026-11-23T10:00:00Z")
+    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from databridge_pipeline import config as config_module
 from databridge_pipeline.config import ConfigError, TableId, check_tables, load_tables
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "legacy-databridge-airflow" / "dags"
@@ -225,20 +226,20 @@ def test_discovery_reports_the_links_it_does_not_follow_and_reads_links_to_files
 def test_a_file_or_folder_that_cannot_be_read_is_a_problem_not_a_crash(tmp_path, monkeypatch):
     write(tmp_path, "databridge/lni/a.yml", "schedule_interval: 0 5 * * *\n")
     write(tmp_path, "databridge/opa/b.yml", "schedule_interval: 0 5 * * *\n")
-    real_scandir, real_read_text = os.scandir, Path.read_text
+    real_scandir = os.scandir
 
     def scandir(path):  # what the OS answers a user without read permission (as root, chmod cannot show it)
         if Path(path).name == "opa":
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    def read_text(self, *args, **kwargs):
-        if self.name == "a.yml":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)
+    def read_only_b(path, *args, **kwargs):
+        if Path(path).name == "a.yml":
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(config_module, "open", read_only_b, raising=False)  # what the loader opens files with
 
     tables, found = check_tables(tmp_path)
 

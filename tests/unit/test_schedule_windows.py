@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from databridge_pipeline.config import Table, TableConfig, TableId, load_tables
-from databridge_pipeline.schedule import Window, due_runs, fire_times, next_fire_time
+from databridge_pipeline.schedule import ScheduleIndex, Window, due_runs, fire_times, next_fire_time
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"
 
@@ -107,3 +107,62 @@ def test_a_late_tick_dispatches_only_the_latest_missed_run_of_each_table():
 
 def test_manual_only_tables_never_fall_due():
     assert due_runs([table("manual", None)], window(utc(2026, 1, 1), utc(2027, 1, 1)), latest_only=False) == []
+
+
+# The index walks a tick's window minute by minute; croniter walks each schedule. Both must agree on every
+# fire time, DST days included (New York's 1-hour change, Lord Howe's 30-minute one, Kolkata's none).
+CRONS = [
+    "30 2 * * *", "30 1 * * *", "*/30 * * * *", "45 1,2,3 * * *", "0 5 * Jan,Apr,Jul,Oct 0#1", "0 8 * * 2-6",
+    "@hourly", "0 0 1 * 1", "0 0 L * *", "59 23 * * *", "5,35 3,23 * * *", "0 6 * * 7", "0 6 */2 * *", "* 2 * * *",
+]  # fmt: skip
+ZONES = ["UTC", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]
+DAYS = [
+    utc(2026, 3, 7, 18), utc(2026, 3, 8, 0), utc(2026, 4, 4, 12), utc(2026, 4, 5, 0), utc(2026, 10, 3, 12),
+    utc(2026, 11, 1, 0), utc(2026, 11, 1, 4, 30), utc(2027, 1, 2, 12), utc(2026, 1, 31, 12), utc(2026, 6, 1, 0),
+]  # fmt: skip
+
+
+def zoned(name: str, cron: str, timezone: str) -> Table:
+    config = TableConfig(schedule_interval=cron, timezone=timezone)
+    return Table(id=TableId.parse(f"databridge/test/{name}"), config=config)
+
+
+@pytest.mark.parametrize("start", DAYS, ids=lambda d: d.strftime("%Y%m%dT%H%M"))
+def test_the_index_finds_every_fire_time_croniter_finds_in_a_day(start):
+    tables = [zoned(f"t{i}_{j}", cron, zone) for i, cron in enumerate(CRONS) for j, zone in enumerate(ZONES)]
+    day = window(start, start + timedelta(hours=24))
+    expected = sorted(
+        ((str(t.id), moment) for t in tables for moment in fire_times(str(t.config.cron), t.config.timezone, day)),
+        key=lambda run: (run[1], run[0]),
+    )
+
+    index = ScheduleIndex(tables)
+    found = [(str(r.table), r.scheduled_for) for r in index.due(day, latest_only=False)]
+
+    assert found == expected
+    assert expected, "the day has fire times to compare"
+
+
+def test_an_index_answers_successive_ticks_as_croniter_does():
+    tables = [zoned(f"t{i}_{j}", cron, zone) for i, cron in enumerate(CRONS) for j, zone in enumerate(ZONES)]
+    index = ScheduleIndex(tables)  # built once, asked tick after tick, as a warm dispatcher does
+    tick = utc(2026, 3, 8, 6, 45)  # New York springs forward at 07:00 UTC
+    while tick < utc(2026, 3, 8, 7, 45):
+        minute = window(tick, tick + timedelta(minutes=1))
+        fired = {str(t.id): fire_times(str(t.config.cron), t.config.timezone, minute) for t in tables}
+        expected = sorted(((table, times[-1]) for table, times in fired.items() if times), key=lambda r: (r[1], r[0]))
+
+        assert [(str(r.table), r.scheduled_for) for r in index.due(minute)] == expected
+        tick = minute.until
+
+
+def test_a_tick_that_catches_up_a_day_finds_the_latest_fire_of_each_table():
+    tables = [zoned("daily_ny", "30 2 * * *", "America/New_York"), zoned("hourly", "@hourly", "UTC")]
+    day = window(utc(2026, 3, 7, 12), utc(2026, 3, 8, 11, 59))
+
+    runs = [(str(r.table), r.scheduled_for) for r in ScheduleIndex(tables).due(day)]
+
+    assert runs == [
+        ("databridge/test/daily_ny", utc(2026, 3, 8, 7, 30)),
+        ("databridge/test/hourly", utc(2026, 3, 8, 11)),
+    ]

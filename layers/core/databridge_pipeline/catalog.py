@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from databridge_pipeline.config import Table, load_tables
+from databridge_pipeline.config import COMPILED, Table, load_tables
 
 PACKAGED_MANIFEST = Path(__file__).with_name("manifest.json")
 _TABLES = TypeAdapter(list[Table])
@@ -51,4 +51,4 @@ def load_catalog(source: Path | None = None) -> Catalog:
         source = Path(configured) if configured else PACKAGED_MANIFEST
     if source.is_dir():
         return Catalog(load_tables(source))
-    return Catalog(_TABLES.validate_json(source.read_bytes()))
+    return Catalog(_TABLES.validate_json(source.read_bytes(), context=COMPILED))

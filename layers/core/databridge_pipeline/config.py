@@ -15,16 +15,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -35,6 +34,7 @@ from databridge_pipeline.connections import (
     DEFAULT_CARTO_CONNECTION,
     KNACK_CONNECTIONS,
 )
+from databridge_pipeline.flat_yaml import Where, parse_flat
 from databridge_pipeline.step_kinds import CARTO_LOAD, ChainContext, StepEntry, chain_problems, derived_chain
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
@@ -42,7 +42,11 @@ COLUMN_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
 CARTO_USER_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 Source = Literal["databridge", "knack", "airtable"]
 
-YamlLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # PyYAML and croniter are imported where configs are read from YAML, not by the Lambdas
+    import yaml
+
+# Validation context of a manifest compiled from configs that were validated in full when it was built.
+COMPILED = {"compiled": True}
 
 
 class TableId(BaseModel):
@@ -94,6 +98,8 @@ def _parse_table_id(value: str) -> dict[str, Any]:
 @lru_cache(maxsize=4096)
 def cron_problem(expression: str) -> str | None:
     """Why a cron expression is unusable, or None. Cached: configs share a handful of crons."""
+    from croniter import croniter
+
     if expression.startswith("@reboot"):
         return "'@reboot' has no meaning for a scheduled table"
     try:
@@ -142,10 +148,10 @@ class TableConfig(BaseModel):
 
     @field_validator("schedule_interval")
     @classmethod
-    def _cron(cls, value: str | bool | None) -> str | bool | None:
+    def _cron(cls, value: str | bool | None, info: ValidationInfo) -> str | bool | None:
         if value is True:
             raise ValueError("true is not a schedule; give a cron expression, or false for manual-only")
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and value.strip() and info.context != COMPILED:
             problem = cron_problem(value.strip())
             if problem:
                 raise ValueError(problem)
@@ -262,7 +268,7 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-Where = tuple[str | int, ...]  # a path into a config file: ("retries",), ("steps", 1, "kind")
+# Where: a path into a config file, ("retries",), ("steps", 1, "kind"), as flat_yaml defines it.
 
 
 @dataclass
@@ -293,10 +299,12 @@ def check_tables(root: Path) -> tuple[list[Table], list[ConfigProblem]]:
     """Load what validates and report what does not, so one bad file hides no other."""
     if not root.is_dir():
         return [], [ConfigProblem(display_path(root), 0, "no such config directory")]
+    shown_root = display_path(root)  # once: resolving each file's path would cost more than reading it
     tables: list[Table] = []
     files, problems = config_files(root)
-    for path in files:
-        table, file_problems = load_table(path, root)
+    for relative in files:
+        shown = relative if shown_root == "." else f"{shown_root}/{relative}"
+        table, file_problems = load_table(root / relative, relative, shown)
         problems.extend(file_problems)
         if table is not None:
             tables.append(table)
@@ -305,34 +313,34 @@ def check_tables(root: Path) -> tuple[list[Table], list[ConfigProblem]]:
     return tables, problems
 
 
-def config_files(root: Path) -> tuple[list[Path], list[ConfigProblem]]:
-    """The ``.yml``/``.yaml`` files under ``root``, sorted, and what discovery could not look at.
+def config_files(root: Path) -> tuple[list[str], list[ConfigProblem]]:
+    """The ``.yml``/``.yaml`` files under ``root`` as sorted paths relative to it (with ``/``), and what
+    discovery could not look at. One ``scandir`` per folder, no stat per file.
 
     A link to a file is read; a link to a folder is not followed (it could loop, or pull in another tree's
     configs), and neither is a broken link or a loop: each is reported, as is a folder that cannot be read,
     so that no config goes missing without a word.
     """
-    files: list[Path] = []
+    files: list[str] = []
     problems: list[ConfigProblem] = []
-    folders = [root]
+    folders: list[tuple[str, str]] = [(str(root), "")]
     while folders:
-        folder = folders.pop()
+        folder, prefix = folders.pop()
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = list(os.scandir(folder))
         except OSError as error:
-            problems.append(ConfigProblem(display_path(folder), 0, f"cannot read this folder ({_reason(error)})"))
+            problems.append(ConfigProblem(display_path(Path(folder)), 0, f"cannot read this folder ({_reason(error)})"))
             continue
         for entry in entries:
-            path = Path(entry.path)
             if entry.is_symlink():
-                problem = _link_problem(path)
+                problem = _link_problem(Path(entry.path))
                 if problem:
-                    problems.append(ConfigProblem(display_path(path), 0, problem))
+                    problems.append(ConfigProblem(display_path(Path(entry.path)), 0, problem))
                     continue
             if entry.is_dir():
-                folders.append(path)
-            elif path.suffix in (".yml", ".yaml"):
-                files.append(path)
+                folders.append((entry.path, f"{prefix}{entry.name}/"))
+            elif entry.name.endswith((".yml", ".yaml")):
+                files.append(prefix + entry.name)
     return sorted(files), problems
 
 
@@ -355,18 +363,18 @@ def _reason(error: OSError) -> str:
     return (error.strerror or type(error).__name__).lower()
 
 
-def load_table(path: Path, root: Path) -> tuple[Table | None, list[ConfigProblem]]:
-    """Load one config file: the table, or the problems that stop it (each with its line)."""
-    shown = display_path(path)
-    relative = path.relative_to(root).with_suffix("")
-    if path.suffix != ".yml":
+def load_table(path: Path, relative: str, shown: str) -> tuple[Table | None, list[ConfigProblem]]:
+    """Load one config file (``relative``, with ``/``, under the config folder; ``shown`` in messages): the
+    table, or the problems that stop it (each with its line)."""
+    if not relative.endswith(".yml"):
         return None, [ConfigProblem(shown, 1, "table configs end in .yml (rename the file)")]
     try:
-        table_id = TableId.parse(relative.as_posix())
+        table_id = TableId.parse(relative.removesuffix(".yml"))
     except (ValueError, ValidationError) as error:
         return None, [ConfigProblem(shown, 1, f"not where a table config belongs: {_first_message(error)}")]
     try:
-        parsed = _parse_yaml(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as file:
+            parsed = _parse_yaml(file.read())
     except _YamlProblem as problem:
         return None, [ConfigProblem(shown, problem.line, problem.message)]
     except UnicodeDecodeError:
@@ -480,8 +488,14 @@ class _YamlProblem(Exception):
 
 
 def _parse_yaml(text: str) -> _Parsed:
-    """Parse once with the C loader, keeping each key's line for error messages."""
-    loader = YamlLoader(text)
+    """Parse once, keeping each key's line for error messages: flat configs without PyYAML (several times
+    faster), anything else with its C loader."""
+    flat = parse_flat(text)
+    if flat is not None:
+        return _Parsed(*flat)
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -498,6 +512,8 @@ def _parse_yaml(text: str) -> _Parsed:
 
 
 def _lines(node: yaml.Node) -> dict[Where, int]:
+    import yaml
+
     lines: dict[Where, int] = {}
     if not isinstance(node, yaml.MappingNode):
         return lines

@@ -10,8 +10,8 @@ from databridge_pipeline.catalog import Catalog
 from databridge_pipeline.observability import count, logger
 from databridge_pipeline.pauses import describe, pause_of
 from databridge_pipeline.run_actions import RunActions
-from databridge_pipeline.run_request import RunRequest, scheduled_run_id
-from databridge_pipeline.schedule import Window, as_utc, due_runs
+from databridge_pipeline.run_request import RunRequest, as_utc, scheduled_run_id
+from databridge_pipeline.schedule import ScheduleIndex, Window
 
 # With no cursor yet, a tick covers the minute before it. After an outage, catch-up looks back at most
 # this far (one run per table, its latest, as Airflow's catchup=False).
@@ -32,6 +32,15 @@ class Dispatcher:
     def __init__(self, catalog: Catalog, actions: RunActions) -> None:
         self.catalog = catalog
         self.actions = actions
+        self._index: ScheduleIndex | None = None
+
+    @property
+    def index(self) -> ScheduleIndex:
+        """The catalog's schedule index, built at the first tick and kept while the container is warm (the
+        catalog, hence the manifest, is fixed for a container's life)."""
+        if self._index is None:
+            self._index = ScheduleIndex(self.catalog)
+        return self._index
 
     def tick(self, time: datetime) -> TickResult:
         """Dispatch the window (cursor, time] (the tick's own time, never the clock)."""
@@ -44,6 +53,7 @@ class Dispatcher:
         dispatched = calls = skipped = 0
         if time > after:
             window = Window(after=after, until=time)
+            due = self.index.due(window) if self.actions.settings.schedule_enabled else []
             requests = [
                 RunRequest(
                     table=run.table,
@@ -51,8 +61,7 @@ class Dispatcher:
                     scheduled_for=run.scheduled_for,
                     run_id=scheduled_run_id(run.scheduled_for),
                 )
-                for run in due_runs(self.catalog, window)
-                if self.actions.settings.schedule_enabled
+                for run in due
             ]
             requests, skipped = self._skip_paused(requests)
             calls = self.actions.queue.send_all(requests)

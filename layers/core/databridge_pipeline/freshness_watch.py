@@ -19,7 +19,7 @@ from databridge_pipeline.freshness import StaleTable, stale_tables
 from databridge_pipeline.observability import count, logger
 from databridge_pipeline.pauses import pause_of
 from databridge_pipeline.run_actions import RunActions
-from databridge_pipeline.schedule import as_utc
+from databridge_pipeline.run_request import as_utc
 
 EVERY_MINUTES = 15
 

@@ -126,7 +126,7 @@ class Stack:
     def ledger(self) -> Ledger:
         table = self._ledger_table or self.output(LEDGER_OUTPUT)
         with aws_call(f"open the run ledger {table}"):
-            return Ledger(boto3.resource("dynamodb", **self._kwargs).Table(table))
+            return Ledger(boto3.client("dynamodb", **self._kwargs), table)
 
     @cached_property
     def queue(self) -> RunQueue:

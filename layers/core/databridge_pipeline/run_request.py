@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from databridge_pipeline.config import TableId
-from databridge_pipeline.schedule import as_utc
 from databridge_pipeline.step_kinds import StepName
 
 Trigger = Literal["schedule", "manual", "retry"]
@@ -41,6 +40,11 @@ class RunRequest(BaseModel):
         if isinstance(value, str):
             return as_utc(datetime.fromisoformat(value))
         return value
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def scheduled_run_id(scheduled_for: datetime) -> str:

@@ -17,9 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from databridge_pipeline.connections import CONNECTIONS, ConnectionType, connections_of_type
@@ -46,8 +45,6 @@ OPTION_VALUE = re.compile(r"^[A-Za-z0-9_]+$")
 SOURCE_EXTRACT = {"databridge": "databridge_extract", "knack": "knack_extract", "airtable": "airtable_extract"}
 SOURCE_SCHEMA = {"databridge": "databridge_schema", "knack": "knack_schema"}
 CARTO_LOAD = "carto_load"
-
-YamlLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ConditionalArg(BaseModel):
@@ -136,6 +133,8 @@ class StepKindError(Exception):
 @lru_cache(maxsize=1)
 def step_kinds() -> dict[str, StepKind]:
     """Every packaged step kind by name, validated once per process."""
+    import yaml  # here, not at import: the handlers that build no job never read a template
+
     folder = resources.files("databridge_pipeline") / "command_templates"
     kinds: dict[str, StepKind] = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
@@ -143,7 +142,7 @@ def step_kinds() -> dict[str, StepKind]:
         if not entry.name.endswith(".yml") or name.startswith("cli_"):
             continue
         try:
-            data = yaml.load(entry.read_text(encoding="utf-8"), Loader=YamlLoader)
+            data = yaml.load(entry.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             kind = StepKind.model_validate({"kind": name, **data})
         except (yaml.YAMLError, ValidationError, TypeError) as error:
             raise StepKindError(f"command_templates/{entry.name}: {error}") from None

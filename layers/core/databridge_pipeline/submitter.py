@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,6 +28,19 @@ class Submitter:
     def __init__(self, catalog: Catalog, actions: RunActions) -> None:
         self.catalog = catalog
         self.actions = actions
+
+    def handle_batch(self, records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+        """SQS records -> the partial batch response: each record that raised is reported alone (and comes
+        back after the visibility timeout), the others are deleted. Even when every record fails the
+        invocation succeeds, so no good record is retried along with a bad one. (Powertools' batch utility
+        does the same but costs ~80 ms of every cold start to import.)"""
+        failures = []
+        for record in records:
+            try:
+                self.handle(record["body"], record["messageId"])
+            except Exception:  # each record fails alone; handle() has logged why when it knows
+                failures.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failures}
 
     def handle(self, body: str, message_id: str) -> str:
         """Handle one message; returns what happened (for logs and tests). Raises BadMessage or to retry."""

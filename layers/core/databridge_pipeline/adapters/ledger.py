@@ -17,6 +17,7 @@ index ``pending-alerts``: the reconciliation pass finds those runs without scann
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ RETENTION = timedelta(days=90)
 PENDING_ALERTS_INDEX = "pending-alerts"
 PENDING_ALERT_KEY = "alert_pending"
 PENDING_ALERTS_INDEX_VALUE = "pending"
+Item = dict[str, str | int]
 
 
 class SlotBusy(Exception):
@@ -45,14 +47,15 @@ class StaleRun(Exception):
 
 
 class Ledger:
-    def __init__(self, table: Any) -> None:
-        """``table`` is a boto3 DynamoDB Table resource; its client takes and returns plain Python values."""
-        self._table = table
-        self._client = table.meta.client
+    def __init__(self, client: Any, table_name: str) -> None:
+        """``client`` is a DynamoDB client: botocore's own, as boto3's resource layer would cost the Lambdas
+        ~15% more import time. Items hold only strings and integers, converted by ``_attributes``/``_plain``."""
+        self._client = client
+        self._name = table_name
 
     def get_run(self, table_id: str, run_id: str) -> Run | None:
-        item = self._table.get_item(Key=_run_key(table_id, run_id), ConsistentRead=True).get("Item")
-        return Run.model_validate_json(item["run"]) if item else None
+        item = self._get(_run_key(table_id, run_id))
+        return Run.model_validate_json(str(item["run"])) if item else None
 
     def start_run(self, run: Run) -> Run:
         """Create the run and take its table's slot, atomically; SlotBusy if another run holds it."""
@@ -62,22 +65,19 @@ class Ledger:
                 TransactItems=[
                     {
                         "Put": {
-                            "TableName": self._table.name,
-                            "Item": self._run_item(saved),
+                            "TableName": self._name,
+                            "Item": _attributes(self._run_item(saved)),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
                     {
                         "Put": {
-                            "TableName": self._table.name,
-                            "Item": {
-                                "pk": "SLOT",
-                                "sk": run.table,
-                                "run_id": run.run_id,
-                                "since": _iso(run.created_at),
-                            },
+                            "TableName": self._name,
+                            "Item": _attributes(
+                                {"pk": "SLOT", "sk": run.table, "run_id": run.run_id, "since": _iso(run.created_at)}
+                            ),
                             "ConditionExpression": "attribute_not_exists(pk) OR run_id = :run",
-                            "ExpressionAttributeValues": {":run": run.run_id},
+                            "ExpressionAttributeValues": _attributes({":run": run.run_id}),
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
@@ -98,10 +98,11 @@ class Ledger:
         """Write ``run`` if the ledger still has the version it was read at; StaleRun otherwise."""
         saved = run.model_copy(update={"version": run.version + 1})
         try:
-            self._table.put_item(
-                Item=self._run_item(saved),
+            self._client.put_item(
+                TableName=self._name,
+                Item=_attributes(self._run_item(saved)),
                 ConditionExpression="version = :read",
-                ExpressionAttributeValues={":read": run.version},
+                ExpressionAttributeValues=_attributes({":read": run.version}),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -112,10 +113,11 @@ class Ledger:
     def free_slot(self, table_id: str, run_id: str) -> None:
         """Release the slot if this run holds it; a no-op when it was already released."""
         try:
-            self._table.delete_item(
-                Key={"pk": "SLOT", "sk": table_id},
+            self._client.delete_item(
+                TableName=self._name,
+                Key=_attributes({"pk": "SLOT", "sk": table_id}),
                 ConditionExpression="run_id = :run",
-                ExpressionAttributeValues={":run": run_id},
+                ExpressionAttributeValues=_attributes({":run": run_id}),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -127,48 +129,54 @@ class Ledger:
 
     def slots(self) -> list[tuple[str, str, Run | None]]:
         """Every taken slot as (table, run id, the run or None when the ledger has no such run)."""
-        return [(slot["sk"], slot["run_id"], self.get_run(slot["sk"], slot["run_id"])) for slot in self._query("SLOT")]
+        slots = [(str(slot["sk"]), str(slot["run_id"])) for slot in self._query("SLOT")]
+        return [(table, run_id, self.get_run(table, run_id)) for table, run_id in slots]
 
     def pending_alert_runs(self) -> list[Run]:
         """Runs with an alert Slack has not accepted yet, through the sparse index (no scan)."""
         items = self._query(PENDING_ALERTS_INDEX_VALUE, index=PENDING_ALERTS_INDEX, key=PENDING_ALERT_KEY)
-        return [Run.model_validate_json(item["run"]) for item in items]
+        return [Run.model_validate_json(str(item["run"])) for item in items]
 
     def recent_runs(self, table_id: str, limit: int = 10) -> list[Run]:
         """A table's runs, newest first. Run ids do not sort by time across triggers, so all are read
         (finished runs expire after RETENTION, which keeps this small) and sorted by creation."""
         items = self._query(f"RUN#{table_id}")
-        runs = [Run.model_validate_json(item["run"]) for item in items]
+        runs = [Run.model_validate_json(str(item["run"])) for item in items]
         return sorted(runs, key=lambda r: r.created_at, reverse=True)[:limit]
 
     def pauses(self) -> list[Pause]:
         """Every pause, in one Query (O(paused))."""
-        return [Pause.model_validate_json(item["pause"]) for item in self._query("PAUSE")]
+        return [Pause.model_validate_json(str(item["pause"])) for item in self._query("PAUSE")]
 
     def pause(self, pause: Pause) -> Pause | None:
         """Pause ``pause.prefix`` (a new reason replaces the old one); returns the pause it replaced."""
-        old = self._table.put_item(
-            Item={"pk": "PAUSE", "sk": pause.prefix, "pause": pause.model_dump_json()}, ReturnValues="ALL_OLD"
+        old = self._client.put_item(
+            TableName=self._name,
+            Item=_attributes({"pk": "PAUSE", "sk": pause.prefix, "pause": pause.model_dump_json()}),
+            ReturnValues="ALL_OLD",
         ).get("Attributes")
-        return Pause.model_validate_json(old["pause"]) if old else None
+        return Pause.model_validate_json(str(_plain(old)["pause"])) if old else None
 
     def resume(self, prefix: str) -> Pause | None:
         """Remove the pause of exactly ``prefix``; returns it, or None when there was none."""
-        old = self._table.delete_item(Key={"pk": "PAUSE", "sk": prefix}, ReturnValues="ALL_OLD").get("Attributes")
-        return Pause.model_validate_json(old["pause"]) if old else None
+        old = self._client.delete_item(
+            TableName=self._name, Key=_attributes({"pk": "PAUSE", "sk": prefix}), ReturnValues="ALL_OLD"
+        ).get("Attributes")
+        return Pause.model_validate_json(str(_plain(old)["pause"])) if old else None
 
     def freshness(self) -> dict[str, Freshness]:
         """Every table's freshness record, by table id, in one Query."""
-        return {item["sk"]: _freshness(item) for item in self._query("TABLE")}
+        return {str(item["sk"]): _freshness(item) for item in self._query("TABLE")}
 
     def record_success(self, table_id: str, at: datetime) -> None:
         """The table's data was refreshed at ``at`` (never moves back: a late write of an older run is a no-op)."""
         try:
-            self._table.update_item(
-                Key={"pk": "TABLE", "sk": table_id},
+            self._client.update_item(
+                TableName=self._name,
+                Key=_attributes({"pk": "TABLE", "sk": table_id}),
                 UpdateExpression="SET last_success = :at",
                 ConditionExpression="attribute_not_exists(last_success) OR last_success < :at",
-                ExpressionAttributeValues={":at": _iso(at)},
+                ExpressionAttributeValues=_attributes({":at": _iso(at)}),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -178,8 +186,9 @@ class Ledger:
         """Start the freshness clock of tables the ledger has no record of (new, or never run)."""
         for table_id in table_ids:
             try:
-                self._table.put_item(
-                    Item={"pk": "TABLE", "sk": table_id, "first_seen": _iso(now)},
+                self._client.put_item(
+                    TableName=self._name,
+                    Item=_attributes({"pk": "TABLE", "sk": table_id, "first_seen": _iso(now)}),
                     ConditionExpression="attribute_not_exists(pk)",
                 )
             except ClientError as error:
@@ -188,23 +197,25 @@ class Ledger:
 
     def stale_alerted(self, table_id: str, reference: datetime) -> None:
         """The staleness counted from ``reference`` has been alerted (once per episode)."""
-        self._table.update_item(
-            Key={"pk": "TABLE", "sk": table_id},
+        self._client.update_item(
+            TableName=self._name,
+            Key=_attributes({"pk": "TABLE", "sk": table_id}),
             UpdateExpression="SET alerted_for = :ref",
-            ExpressionAttributeValues={":ref": _iso(reference)},
+            ExpressionAttributeValues=_attributes({":ref": _iso(reference)}),
         )
 
     def cursor(self) -> datetime | None:
-        item = self._table.get_item(Key={"pk": "CURSOR", "sk": "dispatcher"}, ConsistentRead=True).get("Item")
-        return datetime.fromisoformat(item["last_tick"]) if item else None
+        item = self._get({"pk": "CURSOR", "sk": "dispatcher"})
+        return datetime.fromisoformat(str(item["last_tick"])) if item else None
 
     def advance_cursor(self, tick: datetime) -> bool:
         """Move the cursor to ``tick`` unless it is already there or later; True when it moved."""
         try:
-            self._table.put_item(
-                Item={"pk": "CURSOR", "sk": "dispatcher", "last_tick": _iso(tick)},
+            self._client.put_item(
+                TableName=self._name,
+                Item=_attributes({"pk": "CURSOR", "sk": "dispatcher", "last_tick": _iso(tick)}),
                 ConditionExpression="attribute_not_exists(pk) OR last_tick < :tick",
-                ExpressionAttributeValues={":tick": _iso(tick)},
+                ExpressionAttributeValues=_attributes({":tick": _iso(tick)}),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -212,25 +223,30 @@ class Ledger:
             raise
         return True
 
-    def _query(self, pk: str, index: str | None = None, key: str = "pk") -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    def _get(self, key: dict[str, str]) -> Item | None:
+        item = self._client.get_item(TableName=self._name, Key=_attributes(key), ConsistentRead=True).get("Item")
+        return _plain(item) if item else None
+
+    def _query(self, pk: str, index: str | None = None, key: str = "pk") -> list[Item]:
+        items: list[Item] = []
         kwargs: dict[str, Any] = {
+            "TableName": self._name,
             "KeyConditionExpression": "#key = :pk",
             "ExpressionAttributeNames": {"#key": key},
-            "ExpressionAttributeValues": {":pk": pk},
+            "ExpressionAttributeValues": _attributes({":pk": pk}),
         }
         if index is not None:
             kwargs["IndexName"] = index
         while True:
-            page = self._table.query(**kwargs)
-            items.extend(page["Items"])
+            page = self._client.query(**kwargs)
+            items.extend(_plain(item) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     @staticmethod
-    def _run_item(run: Run) -> dict[str, Any]:
-        item: dict[str, Any] = {
+    def _run_item(run: Run) -> Item:
+        item: Item = {
             **_run_key(run.table, run.run_id),
             "run": run.model_dump_json(),
             "status": run.status,
@@ -244,16 +260,25 @@ class Ledger:
         return item
 
 
-def _freshness(item: dict[str, Any]) -> Freshness:
+def _freshness(item: Item) -> Freshness:
     def when(key: str) -> datetime | None:
-        return datetime.fromisoformat(item[key]) if item.get(key) else None
+        return datetime.fromisoformat(str(item[key])) if item.get(key) else None
 
     return Freshness(
-        table=item["sk"],
+        table=str(item["sk"]),
         last_success=when("last_success"),
         first_seen=when("first_seen"),
         alerted_for=when("alerted_for"),
     )
+
+
+def _attributes(item: Mapping[str, str | int]) -> dict[str, dict[str, str]]:
+    """Plain values -> DynamoDB attribute values (the ledger stores only strings and integers)."""
+    return {key: {"N": str(value)} if isinstance(value, int) else {"S": value} for key, value in item.items()}
+
+
+def _plain(item: Mapping[str, Mapping[str, str]]) -> Item:
+    return {key: int(value["N"]) if "N" in value else value["S"] for key, value in item.items()}
 
 
 def _run_key(table_id: str, run_id: str) -> dict[str, str]:

@@ -37,9 +37,10 @@ class SlackAlerts:
 
 def secret_token(secret_name: str) -> Callable[[], str]:
     """A token getter over Powertools parameters: one Secrets Manager call per 5 minutes per container."""
-    from aws_lambda_powertools.utilities import parameters
 
     def token() -> str:
+        from aws_lambda_powertools.utilities import parameters  # at the first alert, not at cold start
+
         secret = parameters.get_secret(secret_name, transform="json", max_age=300)
         return str(secret["token"])
 

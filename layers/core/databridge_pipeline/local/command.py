@@ -93,7 +93,7 @@ def run_local(
                     simulation.run()
             import boto3
 
-            ledger = Ledger(boto3.resource("dynamodb", region_name=REGION).Table(env["LEDGER_TABLE"]))
+            ledger = Ledger(boto3.client("dynamodb", region_name=REGION), env["LEDGER_TABLE"])
             runs = [run for table in catalog for run in ledger.recent_runs(str(table.id), limit=10_000)]
             sqs = boto3.client("sqs", region_name=REGION)
             dlq = int(

@@ -13,7 +13,6 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from databridge_pipeline.config import YamlLoader
 from databridge_pipeline.step_kinds import STEP_NAMES, StepName
 
 
@@ -141,7 +140,11 @@ def load_scenario(path: Path) -> Scenario:
     except OSError as error:
         raise ScenarioError(f"{path}: {error.strerror}") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=YamlLoader)
+        data = (
+            json.loads(text)
+            if path.suffix == ".json"
+            else yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        )
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise ScenarioError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from None
     try:
