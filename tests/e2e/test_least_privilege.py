@@ -128,6 +128,7 @@ def actions_of(statement: dict[str, Any]) -> set[str]:
     return set(action if isinstance(action, list) else [action])
 
 
+@pytest.mark.slow
 def test_each_function_is_granted_exactly_the_actions_a_bad_day_makes_it_use(calls):
     template = load_template(ROOT / "template.yaml")
     bad_day = load_scenario(ROOT / "tests" / "e2e" / "bad_day.yml")
