@@ -40,6 +40,7 @@ from databridge_pipeline.dispatcher import Dispatcher  # noqa: E402
 from databridge_pipeline.job_events import JobEvents  # noqa: E402
 from databridge_pipeline.local.batch_events import job_state_change  # noqa: E402
 from databridge_pipeline.observability import logger  # noqa: E402
+from databridge_pipeline.pauses import Pause  # noqa: E402
 from databridge_pipeline.run_actions import RunActions  # noqa: E402
 from databridge_pipeline.runs import Run, StepRecord  # noqa: E402
 from databridge_pipeline.schedule import DueRun, Window, fire_times  # noqa: E402
@@ -108,6 +109,12 @@ class MemoryLedger:
 
     def pending_alert_runs(self) -> list[Run]:
         return [run for run in self.runs.values() if "pending" in (run.alert, run.stuck_alert)]
+
+    def pauses(self) -> list[Pause]:
+        return []  # nothing paused: the tick pays its one read of the pauses, not a skip
+
+    def record_success(self, table_id: str, at: datetime) -> None:
+        return None
 
     def cursor(self) -> datetime | None:
         return self.last_tick
@@ -330,7 +337,10 @@ def runtime_python(work: Path) -> tuple[str, dict[str, str], str]:
         subprocess.run([python312, "-m", "venv", str(venv)], check=True)
         requirements = ROOT / "layers" / "deps" / "requirements.txt"
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r", str(requirements)]
-        subprocess.run(pip, check=True)
+        installed_deps = subprocess.run(pip, capture_output=True, text=True)  # set-up noise stays off the table
+        if installed_deps.returncode != 0:
+            shutil.rmtree(venv)
+            sys.exit(f"could not install the layer's dependencies into {venv}:\n{installed_deps.stderr}")
     python = str(venv / "bin" / "python")
     subprocess.run([python, "-m", "compileall", "-q", str(core)], check=True)
     return python, {"PYTHONPATH": str(core)}, "Python 3.12, layer dependencies only, bytecode compiled"
