@@ -184,16 +184,21 @@ def test_throttled_submit_job_leaves_the_message_for_a_retry_and_submits_once(st
     assert stack.queued() == 0
 
 
-def test_log_lines_carry_the_run_id_as_correlation_id(stack, context, capsys):
-    stack.send(SCHEDULED)
+def delivered_log_lines(stack, context, capsys) -> list[dict]:
+    """Deliver what the queue holds to the submitter and return the structured log lines it wrote."""
     log_handler = stack.handler("submitter").logger.registered_handler
     previous = log_handler.setStream(sys.stdout)
     try:
         stack.deliver(stack.receive(), context)
     finally:
         log_handler.setStream(previous)
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
 
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+
+def test_log_lines_carry_the_run_id_as_correlation_id(stack, context, capsys):
+    stack.send(SCHEDULED)
+
+    lines = delivered_log_lines(stack, context, capsys)
     submitted = next(line for line in lines if line.get("run_status") == "submitted")
     assert submitted["correlation_id"] == RUN_ID
     assert submitted["table"] == INSPECTIONS
@@ -202,14 +207,8 @@ def test_log_lines_carry_the_run_id_as_correlation_id(stack, context, capsys):
 def test_a_record_never_carries_the_previous_records_correlation_id(stack, context, capsys):
     stack.send(SCHEDULED)
     poison_id = stack.send("not JSON")
-    log_handler = stack.handler("submitter").logger.registered_handler
-    previous = log_handler.setStream(sys.stdout)
-    try:
-        stack.deliver(stack.receive(), context)
-    finally:
-        log_handler.setStream(previous)
 
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    lines = delivered_log_lines(stack, context, capsys)
     submitted = next(line for line in lines if line.get("run_status") == "submitted")
     rejected = next(line for line in lines if line["message"].startswith(f"rejected message {poison_id}"))
     assert submitted["correlation_id"] == RUN_ID
