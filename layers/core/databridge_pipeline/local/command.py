@@ -204,7 +204,8 @@ def print_result(result: LocalResult, out: TextIO = sys.stdout) -> None:
     out.write(
         f"runs {totals['runs']}, jobs submitted {totals['jobs_submitted']}, alerts {totals['alerts']}, "
         f"DLQ messages {totals['dlq_messages']}, ticks {result.counters['ticks']} "
-        f"(dropped {result.counters['ticks_dropped']})\n"
+        f"(dropped {result.counters['ticks_dropped']}; "
+        f"quiet minutes passed over {result.counters['minutes_skipped']})\n"
     )
     repairs = totals["repairs"]
     out.write("repairs by the reconciliation pass: " + ", ".join(f"{kind} {n}" for kind, n in repairs.items()) + "\n")
