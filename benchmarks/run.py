@@ -101,9 +101,6 @@ class MemoryLedger:
     def free_slot(self, table_id: str, run_id: str) -> None:
         return None
 
-    def active_runs(self) -> list[Run]:
-        return []
-
     def slots(self) -> list[tuple[str, str, Run | None]]:
         return [(table, run_id, run) for (table, run_id), run in self.runs.items() if not run.finished]
 

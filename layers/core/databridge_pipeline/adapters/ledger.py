@@ -123,10 +123,6 @@ class Ledger:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def active_runs(self) -> list[Run]:
-        """Every run that holds a slot."""
-        return [run for _, _, run in self.slots() if run is not None]
-
     def slots(self) -> list[tuple[str, str, Run | None]]:
         """Every taken slot as (table, run id, the run or None when the ledger has no such run)."""
         slots = [(str(slot["sk"]), str(slot["run_id"])) for slot in self._query("SLOT")]
