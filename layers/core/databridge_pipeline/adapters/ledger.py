@@ -17,6 +17,7 @@ index ``pending-alerts``: the reconciliation pass finds those runs without scann
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,8 @@ from databridge_pipeline.pauses import Pause
 from databridge_pipeline.runs import Run
 
 RETENTION = timedelta(days=90)
+BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
+BATCH_GET_ATTEMPTS = 5  # for the keys DynamoDB leaves unprocessed when throttled: 0.05 s doubling, 1.5 s in all
 PENDING_ALERTS_INDEX = "pending-alerts"
 PENDING_ALERT_KEY = "alert_pending"
 PENDING_ALERTS_INDEX_VALUE = "pending"
@@ -44,6 +47,10 @@ class SlotBusy(Exception):
 
 class StaleRun(Exception):
     """The run changed since it was read (another invocation moved it on)."""
+
+
+class LedgerThrottled(Exception):
+    """DynamoDB left keys unprocessed through every attempt; the caller tries again later."""
 
 
 class Ledger:
@@ -124,9 +131,11 @@ class Ledger:
                 raise
 
     def slots(self) -> list[tuple[str, str, Run | None]]:
-        """Every taken slot as (table, run id, the run or None when the ledger has no such run)."""
+        """Every taken slot as (table, run id, the run or None when the ledger has no such run): one Query
+        and one BatchGetItem per 100 slots, so a pass over 1,000 active runs makes 11 calls, not 1,001."""
         slots = [(str(slot["sk"]), str(slot["run_id"])) for slot in self._query("SLOT")]
-        return [(table, run_id, self.get_run(table, run_id)) for table, run_id in slots]
+        runs = self._get_runs(slots)
+        return [(table, run_id, runs.get((table, run_id))) for table, run_id in slots]
 
     def pending_alert_runs(self) -> list[Run]:
         """Runs with an alert Slack has not accepted yet, through the sparse index (no scan)."""
@@ -222,6 +231,28 @@ class Ledger:
     def _get(self, key: dict[str, str]) -> Item | None:
         item = self._client.get_item(TableName=self._name, Key=_attributes(key), ConsistentRead=True).get("Item")
         return _plain(item) if item else None
+
+    def _get_runs(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Run]:
+        """The runs of ``keys`` (table, run id) that exist, read consistently. A key DynamoDB leaves
+        unprocessed is asked again, never taken as missing: a missing run frees its slot."""
+        runs: dict[tuple[str, str], Run] = {}
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            chunk = [_attributes(_run_key(table, run_id)) for table, run_id in keys[start : start + BATCH_GET_KEYS]]
+            request: dict[str, Any] = {self._name: {"Keys": chunk, "ConsistentRead": True}}
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                if attempt:
+                    time.sleep(0.05 * 2 ** (attempt - 1))
+                page = self._client.batch_get_item(RequestItems=request)
+                for item in page["Responses"].get(self._name, []):
+                    run = Run.model_validate_json(str(_plain(item)["run"]))
+                    runs[(run.table, run.run_id)] = run
+                request = page.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                left = len(request[self._name]["Keys"])
+                raise LedgerThrottled(f"DynamoDB left {left} run(s) unread after {BATCH_GET_ATTEMPTS} attempts")
+        return runs
 
     def _query(self, pk: str, index: str | None = None, key: str = "pk") -> list[Item]:
         items: list[Item] = []
