@@ -19,6 +19,8 @@ dispatcher, reconciler, freshness = dispatcher_from_environ(os.environ)  # one R
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     tick = ScheduleTick.model_validate(event)
     dispatched = dispatcher.tick(tick.time)
+    if dispatched.window is None:  # a repeated or late tick: the one that moved the cursor runs this minute's pass
+        return {**dispatched.model_dump(mode="json"), "reconcile": None, "freshness": None}
     reconciled = reconciler.run_pass()
     checked = freshness.check(tick.time)
     return {

@@ -104,6 +104,22 @@ def test_twenty_five_due_tables_take_three_send_message_batch_calls(stack, conte
     assert len(tables) == 25
 
 
+def test_a_repeated_tick_dispatches_nothing_and_leaves_the_pass_to_the_first_delivery(stack, context):
+    start_inspections(stack, context)  # the 11:15 tick: inspections is running
+    stack.clock.now = datetime(2026, 11, 24, 15, 16, tzinfo=UTC)  # past its timeout: the pass would alert
+    calls: list[str] = []
+    ledger_client = stack.handler("dispatcher").dispatcher.actions.ledger._client
+    ledger_client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+
+    late = tick(stack, context, "2026-11-24T11:15:00Z")  # the 11:15 tick delivered again, hours late
+
+    assert (late["dispatched"], late["reconcile"], late["freshness"]) == (0, None, None)
+    assert calls == ["GetItem"], "only the cursor was read"
+    assert stack.slack.posts == [] and stack.receive() == []
+    first = tick(stack, context, "2026-11-24T15:16:00Z")
+    assert first["reconcile"]["stuck_alerted"] == 1, "the next new tick runs the pass"
+
+
 def start_inspections(stack: Any, context: Any) -> None:
     tick(stack, context, "2026-11-24T11:15:00Z")
     stack.deliver(stack.receive(), context)

@@ -110,7 +110,9 @@ def test_a_pending_failure_alert_is_found_through_the_index_and_posted_once_slac
     assert (waiting["alerts_pending"], waiting["active"]) == (1, 0), "the run is finished, its alert is not"
     assert waiting["oldest_pending_alert_minutes"] >= 45
     stack.slack.fail_next(0)
+    stack.clock.advance(minutes=1)
     posted = reconcile(stack, context)
+    stack.clock.advance(minutes=1)
     again = reconcile(stack, context)
 
     assert (posted["alerts_posted"], posted["alerts_pending"]) == (1, 0)
