@@ -174,6 +174,20 @@ def test_every_bad_file_is_reported_not_just_the_first(tmp_path, monkeypatch):
     assert len(error.value.problems) == 2
 
 
+def test_windows_line_endings_read_as_unix_ones_and_other_bytes_fail_with_a_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = "schedule_interval: 0 5 * * *\ncarto_users:\n  - publicuser\nbogus: 1\n"
+    write(tmp_path, "databridge/a/unix.yml", text)
+    (tmp_path / "databridge/a/windows.yml").write_bytes(text.replace("\n", "\r\n").encode())
+    (tmp_path / "databridge/a/latin.yml").write_bytes("schedule_interval: false # caf\xe9\n".encode("latin-1"))
+
+    assert [line.split(" (known keys")[0] for line in problems(tmp_path)] == [
+        "databridge/a/latin.yml:1: not UTF-8 text",
+        "databridge/a/unix.yml:4: unknown key 'bogus'",
+        "databridge/a/windows.yml:4: unknown key 'bogus'",
+    ]
+
+
 @pytest.mark.parametrize(
     "value",
     ["databridge/lni", "databridge/lni/permits/x", "knack/ppr/x", "oracle/lni/permits", "databridge/lni/Permits"],

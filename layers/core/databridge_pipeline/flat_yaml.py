@@ -10,12 +10,15 @@ aliases or tags); a test checks the result against PyYAML's, line numbers includ
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 Where = tuple[str | int, ...]
 
-_KEY = re.compile(r"([a-z_][a-z0-9_]*):(?: +(.*))?")
-_ITEM = re.compile(r"( +)- +(.*)")
+# One line: ``key: value`` / ``key:``, an indented ``- item``, or a blank or comment line; trailing spaces and
+# the line's end are consumed, so matching line after line from position 0 covers the text or stops at a line
+# it cannot read. A value or item starts with a non-space (``key:   `` is ``key:``; ``  - `` is declined).
+_LINE = re.compile(r"(?:([a-z_][a-z0-9_]*):(?: +([^ \n][^\n]*?))?|( +)- +([^ \n][^\n]*?)| *(?:#[^\n]*)?) *(?:\n|\Z)")
 _INTEGER = re.compile(r"0|[1-9][0-9]*")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
 _CRON = re.compile(r"[0-9][0-9A-Za-z*/,#?-]*( [0-9A-Za-z*/,#?-]+)+")
@@ -33,35 +36,38 @@ def parse_flat(text: str) -> tuple[dict[str, Any], dict[Where, int]] | None:
     lines: dict[Where, int] = {}
     key: str | None = None  # the key whose list items may follow
     indent = ""
-    for number, line in enumerate(text.split("\n"), 1):
-        line = line.rstrip(" ")
-        if not line or line.lstrip(" ").startswith("#"):
-            continue
-        item = _ITEM.fullmatch(line)
+    position, end, number = 0, len(text), 0
+    match_line = _LINE.match
+    while position < end:
+        line = match_line(text, position)
+        if line is None:
+            return None
+        position, number = line.end(), number + 1
+        name, raw, item_indent, item = line.groups()
         if item is not None:
-            if key is None or (indent and item.group(1) != indent):
+            if key is None or (indent and item_indent != indent):
                 return None
-            indent = item.group(1)
-            value = _scalar(item.group(2))
+            indent = item_indent
+            value = _scalar(item)
             if value is _DECLINE:
                 return None
             if data[key] is None:
                 data[key] = []
             lines[(key, len(data[key]))] = number
             data[key].append(value)
-            continue
-        pair = _KEY.fullmatch(line)
-        if pair is None or pair.group(1) in data or pair.group(1) in _SPECIAL:
-            return None
-        value = _scalar(pair.group(2) or "")
-        if value is _DECLINE:
-            return None
-        data[pair.group(1)] = value
-        lines[(pair.group(1),)] = number
-        key, indent = (pair.group(1), "") if value is None else (None, "")
+        elif name is not None:
+            if name in data or name in _SPECIAL:
+                return None
+            value = _scalar(raw or "")
+            if value is _DECLINE:
+                return None
+            data[name] = value
+            lines[(name,)] = number
+            key, indent = (name, "") if value is None else (None, "")
     return (data, lines) if data else None
 
 
+@lru_cache(maxsize=4096)  # the same values recur across configs: crons, time zones, users, true
 def _scalar(raw: str) -> Any:
     """One scalar (and an optional comment after it), or ``_DECLINE``."""
     if raw[:1] in ("'", '"'):
