@@ -113,6 +113,9 @@ class MemoryLedger:
     def record_success(self, table_id: str, at: datetime) -> None:
         return None
 
+    def record_finished(self, run: Run) -> None:
+        return None
+
     def cursor(self) -> datetime | None:
         return self.last_tick
 

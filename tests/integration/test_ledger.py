@@ -96,3 +96,15 @@ def test_a_run_still_unprocessed_after_every_attempt_fails_the_read_rather_than_
     with stubber, pytest.raises(LedgerThrottled, match="left 1 run"):
         ledger.slots()
     stubber.assert_no_pending_responses()
+
+
+def test_the_latest_finished_run_is_kept_per_table_and_an_older_one_finishing_late_does_not_replace_it(stack):
+    ledger = Ledger(boto3.client("dynamodb"), stack.env["LEDGER_TABLE"])
+    older, newer = active_run(1), active_run(1).model_copy(update={"run_id": "manual-later"})
+    newer = newer.model_copy(update={"created_at": AT.replace(hour=12), "status": "succeeded"})
+
+    ledger.record_finished(newer)
+    ledger.record_finished(older.model_copy(update={"status": "failed"}))
+
+    assert ledger.latest_finished_runs() == {newer.table: newer}
+    assert ledger.freshness()[newer.table].first_seen == newer.created_at, "its freshness clock started"

@@ -144,6 +144,37 @@ def test_status_lists_every_table_with_state_step_reason_next_fire_and_last_succ
     assert "by databridge/health: clinic list moving" in clinic_line
 
 
+def test_status_reads_each_tables_last_finished_run_from_its_table_record_not_a_query_per_table(
+    stack, context, capsys, monkeypatch
+):
+    from databridge_pipeline.adapters.ledger import Ledger
+
+    outputs_stack(stack)
+    run_to_the_end(stack, context, ASSESSMENTS, "FAILED", exit_code=2, status_reason="ORA-12541: no listener")
+    run_to_the_end(stack, context, "knack/carto_phl/ppr/ppr_events", "SUCCEEDED")
+    # A run that finished before the ledger kept the latest run on the TABLE record: read by a Query.
+    stack.ledger.update_item(
+        Key={"pk": "TABLE", "sk": ASSESSMENTS}, UpdateExpression="REMOVE latest_run, latest_created"
+    )
+    queried: list[str] = []
+    recent_runs = Ledger.recent_runs
+    monkeypatch.setattr(
+        Ledger, "recent_runs", lambda self, table, limit=10: queried.append(table) or recent_runs(self, table, limit)
+    )
+    capsys.readouterr()
+
+    assert main(["status", "--env", "dev", "--json"]) == 0
+
+    rows = {row["table"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (rows[ASSESSMENTS]["state"], rows[ASSESSMENTS]["reason"]) == (
+        "failed",
+        "ORA-12541: no listener (exit code 2)",
+    )
+    assert rows["knack/carto_phl/ppr/ppr_events"]["state"] == "succeeded"
+    assert "knack/carto_phl/ppr/ppr_events" not in queried, "its finished run is on its TABLE record"
+    assert sorted(queried) == sorted(set(rows) - {"knack/carto_phl/ppr/ppr_events"})
+
+
 def test_status_of_one_table_shows_its_recent_runs(stack, context, capsys):
     outputs_stack(stack)
     stack.send({"table": INSPECTIONS, "trigger": "schedule", "scheduled_for": "2026-11-24T11:15:00Z"})

@@ -145,10 +145,21 @@ class Stack:
             runs = [run for table in table_ids for run in self.ledger.recent_runs(table, limit)]
         return sorted(runs, key=lambda r: r.created_at, reverse=True)
 
-    def table_runs(self, table_ids: list[str]) -> dict[str, list[Run]]:
-        """Every run the ledger keeps of each table (90 days), newest first: one Query per table."""
+    def running_and_last_finished(self, table_ids: list[str]) -> dict[str, list[Run]]:
+        """Each table's running run and latest finished run, newest first: a few reads for all tables (the
+        slots, their runs 100 a call, the TABLE records), plus one Query for each table with no finished run
+        on record (one that never finished a run, or finished its last before the ledger kept it there)."""
         with aws_call("read the run ledger"):
-            return {table: self.ledger.recent_runs(table, limit=100_000) for table in table_ids}
+            active = {table: run for table, _, run in self.ledger.slots() if run is not None}
+            finished = self.ledger.latest_finished_runs()
+            runs: dict[str, list[Run]] = {}
+            for table in table_ids:
+                if table not in finished:
+                    runs[table] = self.ledger.recent_runs(table, limit=100_000)
+                    continue
+                kept = {run.run_id: run for run in (finished[table], active.get(table)) if run is not None}
+                runs[table] = sorted(kept.values(), key=lambda run: run.created_at, reverse=True)
+            return runs
 
     def freshness(self) -> dict[str, Freshness]:
         with aws_call("read the freshness records in the run ledger"):

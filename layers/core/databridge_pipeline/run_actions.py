@@ -114,6 +114,7 @@ class RunActions:
 
     def _finish(self, decision: Finish) -> Run:
         run = self.ledger.save_run(decision.run) if decision.save else decision.run
+        self.ledger.record_finished(run)  # before the slot goes: until then the slot leads to the run
         self.ledger.free_slot(run.table, run.run_id)
         if decision.save:
             if run.status == "succeeded":

@@ -9,7 +9,8 @@ Items (partition key ``pk``, sort key ``sk``):
 - ``PAUSE`` / ``<prefix>``: a paused table or prefix (``pauses.Pause``); one partition, so one Query reads
   every pause.
 - ``TABLE`` / ``<table>``: the table's freshness (``freshness.Freshness``: last success, first seen, the
-  staleness already alerted); one partition, read in one Query by the freshness check and ``status``.
+  staleness already alerted) and its latest finished run (``latest_run``); one partition, read in one Query
+  by the freshness check and by ``status``, which so needs no Query per table.
 
 A run whose failure or stuck alert Slack has not yet accepted carries ``alert_pending``, the key of the sparse
 index ``pending-alerts``: the reconciliation pass finds those runs without scanning the ledger.
@@ -186,6 +187,33 @@ class Ledger:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+    def record_finished(self, run: Run) -> None:
+        """Keep ``run`` as its table's latest finished run, unless a run created later is already kept (a late
+        write of an older run is a no-op). Starts the freshness clock too, for a table first seen finishing."""
+        try:
+            self._client.update_item(
+                TableName=self._name,
+                Key=_attributes({"pk": "TABLE", "sk": run.table}),
+                UpdateExpression=(
+                    "SET latest_run = :run, latest_created = :created, first_seen = if_not_exists(first_seen, :created)"
+                ),
+                ConditionExpression="attribute_not_exists(latest_created) OR latest_created <= :created",
+                ExpressionAttributeValues=_attributes(
+                    {":run": run.model_dump_json(), ":created": _iso(run.created_at)}
+                ),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def latest_finished_runs(self) -> dict[str, Run]:
+        """Each table's latest finished run, by table id, in one Query (tables with none are left out)."""
+        return {
+            str(item["sk"]): Run.model_validate_json(str(item["latest_run"]))
+            for item in self._query("TABLE")
+            if "latest_run" in item
+        }
 
     def first_seen(self, table_ids: list[str], now: datetime) -> None:
         """Start the freshness clock of tables the ledger has no record of (new, or never run)."""
