@@ -44,14 +44,22 @@ TICK_READS, TICK_WRITES = 3, 1  # cursor GetItem, slot Query (+ consistent reads
 RUN_INVOCATIONS = {"submitter": 1, "job_events": 2}  # a run's first step; one event per finished step
 RUN_SECONDS = {"submitter": 0.25, "job_events": 0.25}  # each: a few DynamoDB calls and one SubmitJob
 RUN_READS = 3  # GetItem of the run by the submitter and by each job event
-RUN_WRITES = 14  # transaction (run + slot, 2 x 2), submitted (2), step done + next submitting (2), submitted (2),
-#                  finished (2), slot delete (1), rounding for 1-2 KB items (3)
+RUN_WRITES = 17  # transaction (run + slot, 2 x 2), submitted (2), step done + next submitting (2), submitted (2),
+#                  finished (2), the table's latest run (2), its last success (1), slot delete (1),
+#                  rounding for 1-2 KB items (3)
 RUN_SQS_REQUESTS = 3  # the send (a tenth of a batch, rounded up), the receive, the delete
 POLLER_REQUESTS_PER_MONTH = 5 * 3 * 60 * 24 * 30  # Lambda's 5 long-polling SQS pollers, 20 s waits
 RUN_LOG_BYTES = 6_000  # ~6 structured lines, ~4 EMF blobs and 3 invocations' START/END/REPORT
 TICK_LOG_BYTES = 400  # START/END/REPORT of an idle tick
-CUSTOM_METRICS = 13  # metric x dimension combinations per environment (environment, step, outcome only)
-ALARMS = 6
+# Each custom metric the code emits, with how many dimension combinations it takes per environment (steps:
+# extract, schema, geocode, load; repairs: 5 kinds; alerts: failed, stuck, stale; runs: succeeded, failed).
+METRIC_COMBINATIONS = {
+    "Ticks": 1, "ReconcilePasses": 1, "RunsDispatched": 1, "FiresSkippedPaused": 1, "MessagesRejected": 1,
+    "AlertsPending": 1, "OldestPendingAlertMinutes": 1, "StaleTables": 1, "StuckRuns": 1,
+    "JobsSubmitted": 4, "StepsFinished": 4 * 2, "RunsFinished": 2, "Repairs": 5, "AlertsSent": 3, "AlertsNotSent": 3,
+}  # fmt: skip
+CUSTOM_METRICS = sum(METRIC_COMBINATIONS.values())
+ALARMS = 10  # the template's CloudWatch alarms
 
 
 @lru_cache(maxsize=8)
