@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Two workers (the machine's cores); the ten slowest tests are printed, to keep an eye on them.
+# Two workers (the machine's cores), tests of one xdist_group on one worker (the bad day is simulated once);
+# the ten slowest tests are printed, to keep an eye on them.
 test: setup lint typecheck
-	$(BIN)/python -m pytest -n auto --durations=10
+	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=10
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit

@@ -94,13 +94,9 @@ def test_poison_messages_end_in_the_dlq_and_the_rest_flows():
 
 
 @pytest.mark.slow
-def test_the_bad_day_scenario_from_the_readme_ends_as_its_comments_say():
-    from databridge_pipeline.local.scenario import load_scenario
-
-    scenario = load_scenario(Path(__file__).with_name("bad_day.yml"))
-    start = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
-
-    result = run_local(CONFIGS, start, hours=24, scenario=scenario)
+@pytest.mark.xdist_group("bad_day")
+def test_the_bad_day_scenario_from_the_readme_ends_as_its_comments_say(bad_day):
+    scenario, result = bad_day.scenario, bad_day.result  # the README's make local line, run in-process
 
     by_table = {row["table"]: row for row in result.summary}
     assert by_table[INSPECTIONS]["failed"] == 1
