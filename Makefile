@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Two workers (the machine's cores), tests of one xdist_group on one worker (the bad day is simulated once);
+# Two workers (the machine's cores), each test file on one worker (tests/e2e/test_bad_day.py simulates the day once);
 # the ten slowest tests are printed, to keep an eye on them.
 test: setup lint typecheck
-	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=10
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=10
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit

@@ -11,7 +11,6 @@ import pytest
 
 from databridge_pipeline.local.command import run_local
 from databridge_pipeline.local.scenario import Scenario
-from databridge_pipeline.runs import SUBMIT_LEASE
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "table_configs"
@@ -91,33 +90,3 @@ def test_poison_messages_end_in_the_dlq_and_the_rest_flows():
 
     assert result.report["totals"]["dlq_messages"] == 2
     assert runs_of(result, INSPECTIONS)[0]["status"] == "succeeded"
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("bad_day")
-def test_the_bad_day_scenario_from_the_readme_ends_as_its_comments_say(bad_day):
-    scenario, result = bad_day.scenario, bad_day.result  # the README's make local line, run in-process
-
-    by_table = {row["table"]: row for row in result.summary}
-    assert by_table[INSPECTIONS]["failed"] == 1
-    assert by_table[INSPECTIONS]["alerts"] == 2, "failed once, then stale once"
-    assert by_table["knack/carto_phl/ppr/ppr_events"]["alerts"] == 2, "stuck once, then stale once"
-    assert by_table["databridge/health/clinic_locations"]["succeeded"] == 1, "the manual rerun ran"
-    assert len(result.alerts) == 4
-    assert sorted(a.splitlines()[0] for a in result.alerts if " is stale" in a) == [
-        f":warning: [dev] {INSPECTIONS} is stale",
-        ":warning: [dev] knack/carto_phl/ppr/ppr_events is stale",
-    ]
-    assert result.report["totals"]["dlq_messages"] == 1, "only the poison message"
-    attempts = sum(step["attempts"] for run in result.report["runs"] for step in run["steps"])
-    assert result.report["totals"]["jobs_submitted"] == attempts, "one job per attempt despite double delivery"
-    assert result.report["totals"]["duplicate_jobs"] == 0
-    assert by_table["airtable/airtable/immigrant_services"]["succeeded"] == 1, "its lost event was polled"
-    repairs = result.report["totals"]["repairs"]
-    assert repairs["adopted"] == len(scenario.crash_after_submit)
-    # An orphan job that ends before its submit lease expires sends its event while the run has no job id
-    # yet: the event is dropped as stale, so after adopting the job the pass applies its outcome too.
-    lease = SUBMIT_LEASE.total_seconds() / 60
-    orphans_done_first = sum(scenario.job_duration(c.step) < lease for c in scenario.crash_after_submit)
-    assert repairs["polled"] == sum(lost.times for lost in scenario.lost_events) + orphans_done_first
-    assert result.unexpected_errors == []

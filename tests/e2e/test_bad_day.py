@@ -1,0 +1,227 @@
+"""The README's bad day (`make local ARGS="--start 2026-11-24T05:00 --scenario tests/e2e/bad_day.yml"`), simulated
+once for this module, and what it must show:
+- it ends as bad_day.yml's comments say;
+- each function's role grants what the function uses and nothing more: every AWS call a handler makes is
+  recorded as the IAM action it needs (the bad day, and an hour with a rerun of a busy table); the template's
+  statements for that function must cover each call, and each grant must be used, so an unused grant fails
+  here as surely as a call nobody granted.
+A whole simulated day is the suite's costliest step: ``make test`` distributes tests by file, so it runs once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from botocore.client import BaseClient
+
+from databridge_pipeline.local.command import LocalResult, run_local
+from databridge_pipeline.local.scenario import ManualRun, Scenario, load_scenario
+from databridge_pipeline.local.simulation import Simulation
+from databridge_pipeline.local.stack import REGION
+from databridge_pipeline.runs import SUBMIT_LEASE
+from databridge_pipeline.template_spec import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+INSPECTIONS = "databridge/lni/inspections"
+Calls = dict[str, set[tuple[str, str]]]
+
+
+FUNCTIONS = {"dispatcher": "DispatcherFunction", "submitter": "SubmitterFunction", "job_events": "JobEventsFunction"}
+# Used by Lambda itself with the function's role, never by our code: the runtime's log writes and the SQS
+# event source's polling.
+USED_BY_LAMBDA = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+}
+# Granted for a path a simulated day cannot reach on its minute clock, each with the reason it is needed.
+RARE_PATHS = {
+    # A redelivered request whose submit lease has expired: the take-over lists the step's jobs (done on this
+    # day) and describes them only when one exists, i.e. when the dead invocation's SubmitJob had succeeded.
+    "SubmitterFunction": {"batch:DescribeJobs"},
+    "JobEventsFunction": {
+        # An event for a step whose next step's submit lease has expired: the function takes the run over and
+        # first looks for the job the dead invocation may have submitted (BatchJobs.find), as the pass would.
+        "batch:ListJobs",
+        "batch:DescribeJobs",
+    },
+}
+
+
+@dataclass(frozen=True)
+class BadDay:
+    scenario: Scenario
+    result: LocalResult
+    calls: Calls  # per handler, the (IAM action, ledger partition) pairs its invocations needed
+
+
+@pytest.fixture(scope="module")
+def bad_day() -> BadDay:
+    """The README's bad day, in-process, with the handlers' AWS calls recorded."""
+    scenario = load_scenario(ROOT / "tests" / "e2e" / "bad_day.yml")
+    with pytest.MonkeyPatch.context() as monkeypatch, _recording(monkeypatch) as calls:
+        result = run_local(ROOT / "table_configs", datetime(2026, 11, 24, 5, 0, tzinfo=UTC), 24, scenario)
+    return BadDay(scenario=scenario, result=result, calls=calls)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
+    """The (action, partition) pairs each function's invocations needed during the test."""
+    with _recording(monkeypatch) as recorded:
+        yield recorded
+
+
+@contextmanager
+def _recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
+    """Record each handler's AWS calls as IAM actions (the stand-in's own calls left out); with fake
+    credentials in the environment, as moto needs."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    recorded: Calls = defaultdict(set)
+    current: list[str] = []
+    make_api_call = BaseClient._make_api_call
+    invoke = Simulation._invoke
+
+    def recording_call(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if current and not _from_the_simulation():
+            recorded[current[-1]].update(iam_actions(self, operation, params))
+        return make_api_call(self, operation, params)
+
+    def attributed_invoke(self: Simulation, name: str, event: dict[str, Any], minute: int) -> Any:
+        parameters.clear_caches()  # each function is its own container: it reads the Slack token itself
+        current.append(name)
+        try:
+            return invoke(self, name, event, minute)
+        finally:
+            current.pop()
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording_call)
+    monkeypatch.setattr(Simulation, "_invoke", attributed_invoke)
+    yield recorded
+
+
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def iam_actions(client: BaseClient, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The IAM actions one API call needs, each with the ledger partition it touches ('' if none)."""
+    prefix = client.meta.service_model.signing_name
+    if operation == "TransactWriteItems":
+        return [
+            (f"dynamodb:{TRANSACT_ACTIONS[kind]}", _partition(body))
+            for item in params["TransactItems"]
+            for kind, body in item.items()
+        ]
+    if operation == "SendMessageBatch":
+        return [("sqs:SendMessage", "")]
+    actions = [(f"{prefix}:{operation}", _partition(params) if prefix == "dynamodb" else "")]
+    if operation == "SubmitJob" and params.get("tags"):
+        actions.append(("batch:TagResource", ""))
+    return actions
+
+
+def _from_the_simulation() -> bool:
+    """True for the stand-in's own calls, not the handler's. The stand-in wraps the handler's SubmitJob and
+    DescribeJobs (a wrapper's caller is the handler) and describes each job it records (a wrapper's caller is
+    the stand-in itself)."""
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None and "botocore" in frame.f_code.co_filename:
+        frame = frame.f_back
+    caller = frame.f_back if frame is not None and _in_simulation(frame) else None
+    return caller is not None and _in_simulation(caller)
+
+
+def _in_simulation(frame: FrameType) -> bool:
+    return frame.f_code.co_filename.endswith(str(Path("local", "simulation.py")))
+
+
+def _partition(params: dict[str, Any]) -> str:
+    key = params.get("Key") or params.get("Item") or {}
+    value = key.get("pk", "")
+    return str(value.get("S", "") if isinstance(value, dict) else value)
+
+
+@pytest.mark.slow
+def test_the_bad_day_scenario_from_the_readme_ends_as_its_comments_say(bad_day):
+    scenario, result = bad_day.scenario, bad_day.result  # the README's make local line, run in-process
+
+    by_table = {row["table"]: row for row in result.summary}
+    assert by_table[INSPECTIONS]["failed"] == 1
+    assert by_table[INSPECTIONS]["alerts"] == 2, "failed once, then stale once"
+    assert by_table["knack/carto_phl/ppr/ppr_events"]["alerts"] == 2, "stuck once, then stale once"
+    assert by_table["databridge/health/clinic_locations"]["succeeded"] == 1, "the manual rerun ran"
+    assert len(result.alerts) == 4
+    assert sorted(a.splitlines()[0] for a in result.alerts if " is stale" in a) == [
+        f":warning: [dev] {INSPECTIONS} is stale",
+        ":warning: [dev] knack/carto_phl/ppr/ppr_events is stale",
+    ]
+    assert result.report["totals"]["dlq_messages"] == 1, "only the poison message"
+    attempts = sum(step["attempts"] for run in result.report["runs"] for step in run["steps"])
+    assert result.report["totals"]["jobs_submitted"] == attempts, "one job per attempt despite double delivery"
+    assert result.report["totals"]["duplicate_jobs"] == 0
+    assert by_table["airtable/airtable/immigrant_services"]["succeeded"] == 1, "its lost event was polled"
+    repairs = result.report["totals"]["repairs"]
+    assert repairs["adopted"] == len(scenario.crash_after_submit)
+    # An orphan job that ends before its submit lease expires sends its event while the run has no job id
+    # yet: the event is dropped as stale, so after adopting the job the pass applies its outcome too.
+    lease = SUBMIT_LEASE.total_seconds() / 60
+    orphans_done_first = sum(scenario.job_duration(c.step) < lease for c in scenario.crash_after_submit)
+    assert repairs["polled"] == sum(lost.times for lost in scenario.lost_events) + orphans_done_first
+    assert result.unexpected_errors == []
+
+
+def granted(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = template["Resources"][role]["Properties"]["Policies"]
+    return [statement for policy in policies for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def actions_of(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return set(action if isinstance(action, list) else [action])
+
+
+@pytest.mark.slow
+def test_each_function_is_granted_exactly_the_actions_a_bad_day_makes_it_use(bad_day, calls):
+    template = load_template(ROOT / "template.yaml")
+    # The bad day's calls, and an hour in which inspections is rerun while its 11:15 run is still going:
+    # the submitter holds the request back.
+    busy = Scenario(manual_runs=[ManualRun(at_minute=17, table="databridge/lni/inspections")])
+    result = run_local(ROOT / "table_configs", datetime(2026, 11, 24, 11, 0, tzinfo=UTC), 1, busy)
+    assert result.unexpected_errors == [] and bad_day.result.unexpected_errors == []
+    assert ("sqs:SendMessage", "") in calls["submitter"], "the busy table's request went back to the queue"
+    used_calls = {name: bad_day.calls[name] | calls[name] for name in FUNCTIONS}
+
+    for name, function in FUNCTIONS.items():
+        statements = granted(template, function)
+        grants = set().union(*(actions_of(s) for s in statements))
+        used = {action for action, _ in used_calls[name]}
+        assert used <= grants, f"{function} calls what its role does not grant"
+        assert grants - USED_BY_LAMBDA - RARE_PATHS.get(function, set()) <= used, f"{function}: an unused grant"
+        # An action granted only under a dynamodb:LeadingKeys condition keeps to those partitions.
+        for action in grants:
+            conditions = [s.get("Condition") or {} for s in statements if action in actions_of(s)]
+            partitions = [c.get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys") for c in conditions]
+            if all(partitions):
+                keys = {key for listed in partitions for key in listed}
+                touched = {pk for used_action, pk in used_calls[name] if used_action == action}
+                assert touched <= keys, (function, action)
