@@ -106,5 +106,15 @@ def test_the_latest_finished_run_is_kept_per_table_and_an_older_one_finishing_la
     ledger.record_finished(newer)
     ledger.record_finished(older.model_copy(update={"status": "failed"}))
 
-    assert ledger.latest_finished_runs() == {newer.table: newer}
-    assert ledger.freshness()[newer.table].first_seen == newer.created_at, "its freshness clock started"
+    freshness, latest = ledger.table_records()
+    assert latest == {newer.table: newer}
+    assert freshness[newer.table].first_seen == newer.created_at, "its freshness clock started"
+    client = boto3.client("dynamodb")
+    returned: list[set[str]] = []
+    client.meta.events.register(
+        "after-call.dynamodb.Query", lambda parsed, **_: returned.extend(map(set, parsed["Items"]))
+    )
+    assert Ledger(client, stack.env["LEDGER_TABLE"]).freshness() == freshness, (
+        "the freshness check reads the same times"
+    )
+    assert returned == [{"sk", "first_seen"}], "...and not the run kept beside them"

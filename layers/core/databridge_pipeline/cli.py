@@ -282,7 +282,7 @@ def _rerun_failed(args: argparse.Namespace) -> int:
     command_set = _command_set(args)
     stack = _stack(args)
     with _aws():
-        runs = stack.running_and_last_finished([str(t.id) for t in tables])
+        runs, _ = stack.runs_and_freshness([str(t.id) for t in tables])
         pauses = stack.pauses()
         steps = {str(t.id): step_names(t, command_set) for t in tables}
         reruns, skips = failed_reruns(runs, steps, pauses, since, force=args.force)
@@ -316,9 +316,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     stack = _stack(args)
     with _aws():
-        runs = stack.running_and_last_finished([str(t.id) for t in tables])
+        runs, freshness = stack.runs_and_freshness([str(t.id) for t in tables])
         pauses = stack.pauses()
-        freshness = stack.freshness()
     now = datetime.now(UTC)
     rows = table_statuses(tables, runs, pauses, freshness, now)
     if args.failed:

@@ -145,13 +145,14 @@ class Stack:
             runs = [run for table in table_ids for run in self.ledger.recent_runs(table, limit)]
         return sorted(runs, key=lambda r: r.created_at, reverse=True)
 
-    def running_and_last_finished(self, table_ids: list[str]) -> dict[str, list[Run]]:
-        """Each table's running run and latest finished run, newest first: a few reads for all tables (the
-        slots, their runs 100 a call, the TABLE records), plus one Query for each table with no finished run
-        on record (one that never finished a run, or finished its last before the ledger kept it there)."""
+    def runs_and_freshness(self, table_ids: list[str]) -> tuple[dict[str, list[Run]], dict[str, Freshness]]:
+        """Each table's running run and latest finished run, newest first, and every table's freshness: a few
+        reads for all tables (the slots, their runs 100 a call, the TABLE records), plus one Query for each
+        table with no finished run on record (one that never finished a run, or finished its last before the
+        ledger kept it there)."""
         with aws_call("read the run ledger"):
             active = {table: run for table, _, run in self.ledger.slots() if run is not None}
-            finished = self.ledger.latest_finished_runs()
+            freshness, finished = self.ledger.table_records()
             runs: dict[str, list[Run]] = {}
             for table in table_ids:
                 if table not in finished:
@@ -159,11 +160,7 @@ class Stack:
                     continue
                 kept = {run.run_id: run for run in (finished[table], active.get(table)) if run is not None}
                 runs[table] = sorted(kept.values(), key=lambda run: run.created_at, reverse=True)
-            return runs
-
-    def freshness(self) -> dict[str, Freshness]:
-        with aws_call("read the freshness records in the run ledger"):
-            return self.ledger.freshness()
+            return runs, freshness
 
     def pauses(self) -> list[Pause]:
         with aws_call("read the pauses in the run ledger"):

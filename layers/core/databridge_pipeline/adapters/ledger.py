@@ -32,6 +32,7 @@ from databridge_pipeline.runs import Run
 RETENTION = timedelta(days=90)
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
 BATCH_GET_ATTEMPTS = 5  # for the keys DynamoDB leaves unprocessed when throttled: 0.05 s doubling, 1.5 s in all
+FRESHNESS_ATTRIBUTES = ("sk", "last_success", "first_seen", "alerted_for")  # a TABLE record but its latest run
 PENDING_ALERTS_INDEX = "pending-alerts"
 PENDING_ALERT_KEY = "alert_pending"
 PENDING_ALERTS_INDEX_VALUE = "pending"
@@ -171,8 +172,18 @@ class Ledger:
         return Pause.model_validate_json(str(_plain(old)["pause"])) if old else None
 
     def freshness(self) -> dict[str, Freshness]:
-        """Every table's freshness record, by table id, in one Query."""
-        return {str(item["sk"]): _freshness(item) for item in self._query("TABLE")}
+        """Every table's freshness record, by table id, in one Query that leaves out the latest run kept there
+        (the check runs every 15 minutes and needs only the times)."""
+        items = self._query("TABLE", attributes=FRESHNESS_ATTRIBUTES)
+        return {str(item["sk"]): _freshness(item) for item in items}
+
+    def table_records(self) -> tuple[dict[str, Freshness], dict[str, Run]]:
+        """Every table's freshness, and the latest finished run of each table that has one, in one Query."""
+        items = self._query("TABLE")
+        latest = {
+            str(item["sk"]): Run.model_validate_json(str(item["latest_run"])) for item in items if "latest_run" in item
+        }
+        return {str(item["sk"]): _freshness(item) for item in items}, latest
 
     def record_success(self, table_id: str, at: datetime) -> None:
         """The table's data was refreshed at ``at`` (never moves back: a late write of an older run is a no-op)."""
@@ -206,14 +217,6 @@ class Ledger:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-
-    def latest_finished_runs(self) -> dict[str, Run]:
-        """Each table's latest finished run, by table id, in one Query (tables with none are left out)."""
-        return {
-            str(item["sk"]): Run.model_validate_json(str(item["latest_run"]))
-            for item in self._query("TABLE")
-            if "latest_run" in item
-        }
 
     def first_seen(self, table_ids: list[str], now: datetime) -> None:
         """Start the freshness clock of tables the ledger has no record of (new, or never run)."""
@@ -282,7 +285,10 @@ class Ledger:
                 raise LedgerThrottled(f"DynamoDB left {left} run(s) unread after {BATCH_GET_ATTEMPTS} attempts")
         return runs
 
-    def _query(self, pk: str, index: str | None = None, key: str = "pk") -> list[Item]:
+    def _query(
+        self, pk: str, index: str | None = None, key: str = "pk", attributes: tuple[str, ...] | None = None
+    ) -> list[Item]:
+        """Every item of the partition, page after page; only ``attributes`` of each when given."""
         items: list[Item] = []
         kwargs: dict[str, Any] = {
             "TableName": self._name,
@@ -292,6 +298,10 @@ class Ledger:
         }
         if index is not None:
             kwargs["IndexName"] = index
+        if attributes is not None:
+            names = {f"#a{i}": name for i, name in enumerate(attributes)}
+            kwargs["ExpressionAttributeNames"] |= names
+            kwargs["ProjectionExpression"] = ", ".join(names)
         while True:
             page = self._client.query(**kwargs)
             items.extend(_plain(item) for item in page["Items"])
