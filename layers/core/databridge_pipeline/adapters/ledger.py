@@ -19,7 +19,7 @@ index ``pending-alerts``: the reconciliation pass finds those runs without scann
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,31 +106,23 @@ class Ledger:
     def save_run(self, run: Run) -> Run:
         """Write ``run`` if the ledger still has the version it was read at; StaleRun otherwise."""
         saved = run.model_copy(update={"version": run.version + 1})
-        try:
-            self._client.put_item(
-                TableName=self._name,
-                Item=_attributes(self._run_item(saved)),
-                ConditionExpression="version = :read",
-                ExpressionAttributeValues=_attributes({":read": run.version}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise StaleRun(f"run {run.run_id} of {run.table} changed since it was read") from None
-            raise
+        if not self._conditional(
+            self._client.put_item,
+            Item=_attributes(self._run_item(saved)),
+            ConditionExpression="version = :read",
+            ExpressionAttributeValues=_attributes({":read": run.version}),
+        ):
+            raise StaleRun(f"run {run.run_id} of {run.table} changed since it was read")
         return saved
 
     def free_slot(self, table_id: str, run_id: str) -> None:
         """Release the slot if this run holds it; a no-op when it was already released."""
-        try:
-            self._client.delete_item(
-                TableName=self._name,
-                Key=_attributes({"pk": "SLOT", "sk": table_id}),
-                ConditionExpression="run_id = :run",
-                ExpressionAttributeValues=_attributes({":run": run_id}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        self._conditional(
+            self._client.delete_item,
+            Key=_attributes({"pk": "SLOT", "sk": table_id}),
+            ConditionExpression="run_id = :run",
+            ExpressionAttributeValues=_attributes({":run": run_id}),
+        )
 
     def slots(self) -> list[tuple[str, str, Run | None]]:
         """Every taken slot as (table, run id, the run or None when the ledger has no such run): one Query
@@ -187,49 +179,35 @@ class Ledger:
 
     def record_success(self, table_id: str, at: datetime) -> None:
         """The table's data was refreshed at ``at`` (never moves back: a late write of an older run is a no-op)."""
-        try:
-            self._client.update_item(
-                TableName=self._name,
-                Key=_attributes({"pk": "TABLE", "sk": table_id}),
-                UpdateExpression="SET last_success = :at",
-                ConditionExpression="attribute_not_exists(last_success) OR last_success < :at",
-                ExpressionAttributeValues=_attributes({":at": _iso(at)}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        self._conditional(
+            self._client.update_item,
+            Key=_attributes({"pk": "TABLE", "sk": table_id}),
+            UpdateExpression="SET last_success = :at",
+            ConditionExpression="attribute_not_exists(last_success) OR last_success < :at",
+            ExpressionAttributeValues=_attributes({":at": _iso(at)}),
+        )
 
     def record_finished(self, run: Run) -> None:
         """Keep ``run`` as its table's latest finished run, unless a run created later is already kept (a late
         write of an older run is a no-op). Starts the freshness clock too, for a table first seen finishing."""
-        try:
-            self._client.update_item(
-                TableName=self._name,
-                Key=_attributes({"pk": "TABLE", "sk": run.table}),
-                UpdateExpression=(
-                    "SET latest_run = :run, latest_created = :created, first_seen = if_not_exists(first_seen, :created)"
-                ),
-                ConditionExpression="attribute_not_exists(latest_created) OR latest_created <= :created",
-                ExpressionAttributeValues=_attributes(
-                    {":run": run.model_dump_json(), ":created": _iso(run.created_at)}
-                ),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        self._conditional(
+            self._client.update_item,
+            Key=_attributes({"pk": "TABLE", "sk": run.table}),
+            UpdateExpression=(
+                "SET latest_run = :run, latest_created = :created, first_seen = if_not_exists(first_seen, :created)"
+            ),
+            ConditionExpression="attribute_not_exists(latest_created) OR latest_created <= :created",
+            ExpressionAttributeValues=_attributes({":run": run.model_dump_json(), ":created": _iso(run.created_at)}),
+        )
 
     def first_seen(self, table_ids: list[str], now: datetime) -> None:
         """Start the freshness clock of tables the ledger has no record of (new, or never run)."""
         for table_id in table_ids:
-            try:
-                self._client.put_item(
-                    TableName=self._name,
-                    Item=_attributes({"pk": "TABLE", "sk": table_id, "first_seen": _iso(now)}),
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
+            self._conditional(
+                self._client.put_item,
+                Item=_attributes({"pk": "TABLE", "sk": table_id, "first_seen": _iso(now)}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
 
     def stale_alerted(self, table_id: str, reference: datetime) -> None:
         """The staleness counted from ``reference`` has been alerted (once per episode)."""
@@ -246,13 +224,18 @@ class Ledger:
 
     def advance_cursor(self, tick: datetime) -> bool:
         """Move the cursor to ``tick`` unless it is already there or later; True when it moved."""
+        return self._conditional(
+            self._client.put_item,
+            Item=_attributes({"pk": "CURSOR", "sk": "dispatcher", "last_tick": _iso(tick)}),
+            ConditionExpression="attribute_not_exists(pk) OR last_tick < :tick",
+            ExpressionAttributeValues=_attributes({":tick": _iso(tick)}),
+        )
+
+    def _conditional(self, write: Callable[..., Any], **request: Any) -> bool:
+        """Make one conditional write to the ledger; False when its condition did not hold (the state the
+        condition guards is already there: the caller decides whether that is news or a no-op)."""
         try:
-            self._client.put_item(
-                TableName=self._name,
-                Item=_attributes({"pk": "CURSOR", "sk": "dispatcher", "last_tick": _iso(tick)}),
-                ConditionExpression="attribute_not_exists(pk) OR last_tick < :tick",
-                ExpressionAttributeValues=_attributes({":tick": _iso(tick)}),
-            )
+            write(TableName=self._name, **request)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
