@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, datetime, timedelta
@@ -516,13 +516,59 @@ def bench_local_day(work: Path) -> dict[str, Any]:
         }
     )
     start = time.perf_counter()
-    with open(os.devnull, "w") as sink:
+    with open(os.devnull, "w") as sink, counting_aws_calls() as calls:
         result = run_local(configs, datetime(2026, 11, 24, 5, tzinfo=UTC), 24, scenario, handler_log=sink)
     seconds = time.perf_counter() - start
     if result.unexpected_errors or result.report["totals"]["duplicate_jobs"]:
         raise SystemExit(f"local day: {result.unexpected_errors or result.report['totals']}")
     totals = result.report["totals"]
-    return {"tables": 98, "seconds": seconds, "runs": totals["runs"], "jobs": totals["jobs_submitted"]}
+    per_call_s = moto_round_trip_s()
+    return {
+        "tables": 98, "seconds": seconds, "runs": totals["runs"], "jobs": totals["jobs_submitted"],
+        "aws_calls": sum(calls.values()), "aws_calls_by_operation": dict(calls.most_common()),
+        "moto_round_trip_ms": per_call_s * 1000, "moto_floor_s": sum(calls.values()) * per_call_s,
+    }  # fmt: skip
+
+
+@contextmanager
+def counting_aws_calls() -> Iterator[Counter[str]]:
+    """Counts every AWS call made through botocore (the stack's set-up, the simulation and the handlers)."""
+    from botocore.client import BaseClient
+
+    calls: Counter[str] = Counter()
+    make_api_call = BaseClient._make_api_call
+
+    def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+        return make_api_call(client, operation, params)
+
+    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+
+
+def moto_round_trip_s(calls: int = 500) -> float:
+    """moto's cheapest round trip through a botocore client: the median GetItem of a one-item table. The
+    local day's floor is its number of AWS calls times this: what moto costs with none of our code running."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        key = {"pk": {"S": "SLOT"}}
+        dynamodb.create_table(
+            TableName="floor", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        )  # fmt: skip
+        dynamodb.put_item(TableName="floor", Item=key)
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            dynamodb.get_item(TableName="floor", Key=key)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def build_sizes() -> dict[str, dict[str, int]] | None:
@@ -604,6 +650,7 @@ def main() -> int:
             / clock["per_schedule_croniter_tick_ms"],
             "describe_jobs_calls_to_floor": reconcile["describe_jobs_calls"] / reconcile["describe_jobs_floor"],
             "import_ms_to_floor": imports["to_floor"],
+            "local_day_to_moto_floor": local_day["seconds"] / local_day["moto_floor_s"],
         },
         "cost_usd_month": {n: round(c["total"], 2) for n, c in costs.items()},
         "cost_breakdown_usd_month": costs,
@@ -657,7 +704,9 @@ def print_report(r: dict[str, Any]) -> None:
            "", "imports + AWS clients + manifest")
           for name, ms in r["cold_start_ms"].items()],
         (f"local run, {r['local_day']['tables']} legacy-sized tables, 24 h, faults",
-         f"{r['local_day_s']:.1f} s wall, {r['local_day']['jobs']} jobs", "",
+         f"{r['local_day_s']:.1f} s wall, {r['local_day']['jobs']} jobs, {r['local_day']['aws_calls']:,} AWS calls",
+         f"{ratios['local_day_to_moto_floor']:.1f}x calls x moto GetItem "
+         f"({r['local_day']['moto_round_trip_ms']:.2f} ms)",
          mark(r["local_day_s"] <= TARGETS["local_day_s"], "<= 8 s")),
         (f"reconciliation pass, {r['reconcile']['active_runs']:,} active runs",
          f"{r['reconcile']['compute_s'] * 1000:.0f} ms, {r['reconcile']['describe_jobs_calls']} DescribeJobs",
