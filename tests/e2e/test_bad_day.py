@@ -1,5 +1,5 @@
-"""The README's bad day (`make local ARGS="--start 2026-11-24T05:00 --scenario tests/e2e/bad_day.yml"`), simulated
-once for this module, and what it must show:
+"""The README's bad day (`make local ARGS="--start 2026-11-24T05:00 --scenario tests/e2e/bad_day.yml ..."`), run
+once for this module as make expands the README's line, in-process, and what it must show:
 - it ends as bad_day.yml's comments say;
 - each function's role grants what the function uses and nothing more: every AWS call a handler makes is
   recorded as the IAM action it needs (the bad day, and an hour with a rerun of a busy table); the template's
@@ -10,6 +10,10 @@ A whole simulated day is the suite's costliest step: ``make test`` distributes t
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -23,7 +27,10 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.client import BaseClient
+from readme_commands import BAD_DAY, readme_commands
 
+from databridge_pipeline.cli import main
+from databridge_pipeline.local import command as local_command
 from databridge_pipeline.local.command import LocalResult, run_local
 from databridge_pipeline.local.scenario import ManualRun, Scenario, load_scenario
 from databridge_pipeline.local.simulation import Simulation
@@ -69,11 +76,29 @@ class BadDay:
 
 @pytest.fixture(scope="module")
 def bad_day() -> BadDay:
-    """The README's bad day, in-process, with the handlers' AWS calls recorded."""
-    scenario = load_scenario(ROOT / "tests" / "e2e" / "bad_day.yml")
+    """The README's bad-day line as make expands it (`make -n`), run through the CLI's entry point in-process,
+    with the handlers' AWS calls recorded; it must exit 0 and write its report, as the README says."""
+    [line] = [words for words, _ in readme_commands() if " ".join(words).startswith(BAD_DAY)]
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # not make test's
+    make = ["make", "-n", "--no-print-directory", *line[1:]]
+    expanded = subprocess.run(make, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    argv = shlex.split(expanded.stdout.splitlines()[-1])  # after any set-up step make would run first
+    assert Path(argv[0]).name == "databridge-pipeline" and "--report" in argv, f"make runs: {expanded.stdout}"
+    report = Path(argv[argv.index("--report") + 1])
+    report.unlink(missing_ok=True)
+    results: list[LocalResult] = []
+
+    def kept(*args: Any, **kwargs: Any) -> LocalResult:
+        results.append(run_local(*args, **kwargs))
+        return results[-1]
+
     with pytest.MonkeyPatch.context() as monkeypatch, _recording(monkeypatch) as calls:
-        result = run_local(ROOT / "table_configs", datetime(2026, 11, 24, 5, 0, tzinfo=UTC), 24, scenario)
-    return BadDay(scenario=scenario, result=result, calls=calls)
+        monkeypatch.chdir(ROOT)
+        monkeypatch.setattr(local_command, "run_local", kept)
+        assert main(argv[1:]) == 0
+    assert json.loads(report.read_text())["totals"] == results[0].report["totals"]
+    scenario = load_scenario(ROOT / argv[argv.index("--scenario") + 1])
+    return BadDay(scenario=scenario, result=results[0], calls=calls)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ new README command is either run or listed below with the reason it cannot run h
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -14,14 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from readme_commands import BAD_DAY, ROOT, readme_commands
 
-ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
 CLI = {"databridge-pipeline", ".venv/bin/databridge-pipeline"}
 AWS_FACING = {"status", "rerun", "pause", "resume"}
 NOT_RUN_HERE = {
     "make test": "the suite this test is part of",
     "make build": "sam build fetches arm64 wheels from the package index (CI runs it)",
+    BAD_DAY: "tests/e2e/test_bad_day.py runs it as make expands it, in-process, to record its AWS calls",
     "cp": "copies the legacy configs from a checkout of the legacy repository",
     "aws": "talks to a deployed stack",
     "export": "the line `local --serve` prints; the test uses the one it printed",
@@ -32,30 +31,16 @@ for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DATABRIDGE_CONFIGS"):
     ENV.pop(name, None)
 
 
-def readme_commands() -> list[tuple[list[str], str]]:
-    """Each command line of the README's bash blocks and ``$ `` lines, split, with its comment."""
-    commands = []
-    for match in re.finditer(r"```(\w*)\n(.*?)```", README.read_text(), re.S):
-        language, body = match.groups()
-        for line in body.splitlines():
-            if language != "bash" and not line.startswith("$ "):
-                continue
-            words = shlex.split(line.removeprefix("$ "), comments=True)
-            if words:
-                commands.append((words, line.partition(" #")[2]))
-    return commands
-
-
 def kind(words: list[str]) -> str:
+    for prefix in NOT_RUN_HERE:
+        if " ".join(words).startswith(prefix):
+            return "not run"
     if words[0] in CLI:
         if words[1] == "local" and "--serve" in words:
             return "serve"
         return "aws" if words[1] in AWS_FACING else "local"
     if words[:2] in (["make", "validate"], ["make", "local"]):
         return "local"
-    for prefix in NOT_RUN_HERE:
-        if " ".join(words).startswith(prefix):
-            return "not run"
     raise AssertionError(f"README command {shlex.join(words)!r}: run it in this test, or say why not (NOT_RUN_HERE)")
 
 
