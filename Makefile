@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Two workers (the machine's cores), each test file on one worker (tests/e2e/test_bad_day.py simulates the day once);
-# the ten slowest tests are printed, to keep an eye on them.
+# Two workers (the machine's cores), each test file on one worker (tests/e2e/test_bad_day.py simulates the day once),
+# files handed out in collection order, e2e first: xdist's default puts files with the most tests first, which
+# left the bad day (two tests, ~30 s) to start last while the other worker sat idle. The ten slowest are printed.
 test: setup lint typecheck
-	$(BIN)/python -m pytest -n auto --dist loadfile --durations=10
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=10
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
