@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -33,6 +36,11 @@ from databridge_pipeline.local.stack import (
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIGS = ROOT / "table_configs"
+
+# mock_aws starts every test with a new boto3 session, and each new botocore session (the test's, each
+# handler's) would parse botocore's service-model and endpoint files again, about 0.15 s a stack: the sessions
+# of a test run share one loader, which only caches what it reads from those files.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 
 @dataclass
