@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from table_mix import mixture
 
-from databridge_pipeline.schedule import Window, fire_times
+from databridge_pipeline.domain.schedule import Window, fire_times
 
 PRICES_AS_OF = "2025 list prices, us-east-1"
 PRICE = {

@@ -34,17 +34,17 @@ from table_mix import clock_mixture, generate_configs, mixture  # noqa: E402
 
 from databridge_pipeline.adapters.batch import BatchJobs  # noqa: E402
 from databridge_pipeline.adapters.run_queue import RunQueue  # noqa: E402
-from databridge_pipeline.catalog import Catalog, load_catalog, write_manifest  # noqa: E402
-from databridge_pipeline.config import Table, load_tables  # noqa: E402
-from databridge_pipeline.dispatcher import Dispatcher  # noqa: E402
-from databridge_pipeline.job_events import JobEvents  # noqa: E402
+from databridge_pipeline.domain.catalog import Catalog, load_catalog, write_manifest  # noqa: E402
+from databridge_pipeline.domain.pauses import Pause  # noqa: E402
+from databridge_pipeline.domain.runs import Run, StepRecord  # noqa: E402
+from databridge_pipeline.domain.schedule import DueRun, Window, fire_times  # noqa: E402
+from databridge_pipeline.domain.settings import settings_for  # noqa: E402
+from databridge_pipeline.domain.tables import Table, load_tables  # noqa: E402
 from databridge_pipeline.local.batch_events import job_state_change  # noqa: E402
 from databridge_pipeline.observability import logger  # noqa: E402
-from databridge_pipeline.pauses import Pause  # noqa: E402
-from databridge_pipeline.run_actions import RunActions  # noqa: E402
-from databridge_pipeline.runs import Run, StepRecord  # noqa: E402
-from databridge_pipeline.schedule import DueRun, Window, fire_times  # noqa: E402
-from databridge_pipeline.settings import settings_for  # noqa: E402
+from databridge_pipeline.services.dispatcher import Dispatcher  # noqa: E402
+from databridge_pipeline.services.executor import RunActions  # noqa: E402
+from databridge_pipeline.services.job_events import JobEvents  # noqa: E402
 
 TARGETS = {
     "tick_s": 0.5, "import_ms": 200.0, "manifest_10000_s": 1.0, "yaml_10000_s": 0.5, "legacy_sized_ms": 11.0,
@@ -469,7 +469,7 @@ def bench_job_events(count: int = 1000) -> dict[str, Any]:
 
 def bench_reconcile(count: int = 1000) -> dict[str, Any]:
     """One reconciliation pass over ``count`` active runs whose jobs are all past the event's grace."""
-    from databridge_pipeline.reconciler import Reconciler
+    from databridge_pipeline.services.reconciler import Reconciler
 
     submitted_at = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
     now = submitted_at + timedelta(minutes=10)

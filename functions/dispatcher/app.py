@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from databridge_pipeline.events import ScheduleTick
+from databridge_pipeline.bootstrap import dispatcher_from_environ
+from databridge_pipeline.domain.batch_events import ScheduleTick
 from databridge_pipeline.observability import logger, traced
-from databridge_pipeline.wiring import dispatcher_from_environ
 
 dispatcher, reconciler, freshness = dispatcher_from_environ(os.environ)  # one RunActions shared by all three
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from databridge_pipeline.bootstrap import job_events_from_environ
 from databridge_pipeline.observability import logger, traced
-from databridge_pipeline.wiring import job_events_from_environ
 
 job_events = job_events_from_environ(os.environ)
 

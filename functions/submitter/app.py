@@ -5,8 +5,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from databridge_pipeline.bootstrap import submitter_from_environ
 from databridge_pipeline.observability import logger, traced
-from databridge_pipeline.wiring import submitter_from_environ
 
 submitter = submitter_from_environ(os.environ)
 

@@ -30,13 +30,13 @@ from botocore.client import BaseClient
 from readme_commands import BAD_DAY, readme_commands
 
 from databridge_pipeline.cli import main
+from databridge_pipeline.domain.runs import SUBMIT_LEASE
 from databridge_pipeline.local import command as local_command
 from databridge_pipeline.local.command import LocalResult, run_local
 from databridge_pipeline.local.scenario import ManualRun, Scenario, load_scenario
 from databridge_pipeline.local.simulation import Simulation
 from databridge_pipeline.local.stack import REGION
-from databridge_pipeline.runs import SUBMIT_LEASE
-from databridge_pipeline.template_spec import load_template
+from databridge_pipeline.local.template_spec import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 INSPECTIONS = "databridge/lni/inspections"

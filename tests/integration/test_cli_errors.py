@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from databridge_pipeline.operators import explain
+from databridge_pipeline.cli.stack import explain
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "table_configs"

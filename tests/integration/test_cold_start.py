@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from databridge_pipeline.catalog import write_manifest
+from databridge_pipeline.domain.catalog import write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 WATCHED = (
     "aws_xray_sdk.core", "slack_sdk", "aws_lambda_powertools.utilities.parser.models",
     "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parameters", "boto3", "croniter", "yaml",
-    "databridge_pipeline.cli", "databridge_pipeline.local", "databridge_pipeline.dispatcher",
-    "databridge_pipeline.submitter", "databridge_pipeline.job_events",
+    "databridge_pipeline.cli", "databridge_pipeline.local", "databridge_pipeline.services.dispatcher",
+    "databridge_pipeline.services.submitter", "databridge_pipeline.services.job_events",
 )  # fmt: skip
 PROBE = (
     "import json, runpy, sys; runpy.run_path(sys.argv[1]); "
@@ -48,7 +48,7 @@ def test_a_cold_start_loads_its_own_service_and_no_sdk_it_does_not_call_yet(stac
     # Slack (and the secret holding its token) when an alert is posted; botocore without boto3; croniter in
     # the dispatcher only; PyYAML when a command template is first read; never the CLI, the local run or
     # another handler's service.
-    own = {f"databridge_pipeline.{name}"} | ({"croniter"} if name == "dispatcher" else set())
+    own = {f"databridge_pipeline.services.{name}"} | ({"croniter"} if name == "dispatcher" else set())
     assert {module for module, present in loaded.items() if present} == own
 
 

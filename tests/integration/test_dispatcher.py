@@ -199,7 +199,7 @@ def test_tick_lines_never_carry_a_run_id_a_previous_invocation_set(stack, contex
 def test_a_paused_tables_fires_are_skipped_counted_and_read_in_one_query(stack, context, capsys):
     from datetime import UTC, datetime
 
-    from databridge_pipeline.pauses import Pause
+    from databridge_pipeline.domain.pauses import Pause
 
     dispatcher = stack.handler("dispatcher").dispatcher
     ledger = dispatcher.actions.ledger

@@ -57,7 +57,7 @@ def test_a_success_ends_the_episode_and_the_next_staleness_is_alerted_again(stac
 
 
 def test_paused_manual_and_dev_without_a_schedule_are_exempt(stack, context, monkeypatch):
-    from databridge_pipeline.pauses import Pause
+    from databridge_pipeline.domain.pauses import Pause
 
     ledger = stack.handler("dispatcher").dispatcher.actions.ledger
     ledger.pause(Pause(prefix="databridge", reason="Oracle maintenance", paused_at=datetime(2026, 11, 24, tzinfo=UTC)))

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 
 from databridge_pipeline.adapters import ledger as ledger_module
 from databridge_pipeline.adapters.ledger import Ledger, LedgerThrottled, _attributes, _run_key
-from databridge_pipeline.runs import Run, StepRecord
+from databridge_pipeline.domain.runs import Run, StepRecord
 
 AT = datetime(2026, 11, 24, 11, 15, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from databridge_pipeline.reconcile import POLL_GRACE, RESEND_GRACE
-from databridge_pipeline.runs import SUBMIT_LEASE
+from databridge_pipeline.domain.repairs import POLL_GRACE, RESEND_GRACE
+from databridge_pipeline.domain.runs import SUBMIT_LEASE
 
 EVENTS = Path(__file__).parents[2] / "events"
 INSPECTIONS = "databridge/lni/inspections"  # retries: 1, retry_delay_minutes: 10

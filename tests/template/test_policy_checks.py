@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from databridge_pipeline.template_spec import load_template
+from databridge_pipeline.local.template_spec import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"

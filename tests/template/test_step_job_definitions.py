@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import yaml
 
-from databridge_pipeline.connections import CONNECTIONS, connections_of_type
-from databridge_pipeline.settings import settings_for
-from databridge_pipeline.step_kinds import STEP_NAMES, step_kinds
-from databridge_pipeline.template_spec import Resolver, load_template
+from databridge_pipeline.domain.connections import CONNECTIONS, connections_of_type
+from databridge_pipeline.domain.settings import settings_for
+from databridge_pipeline.domain.step_kinds import STEP_NAMES, step_kinds
+from databridge_pipeline.local.template_spec import Resolver, load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 FACTS: dict[str, Any] = yaml.safe_load(
-    (resources.files("databridge_pipeline") / "command_templates" / "cli_facts.yml").read_text()
+    (resources.files("databridge_pipeline.domain") / "command_templates" / "cli_facts.yml").read_text()
 )
 IMAGE_PARAMETERS = {name for images in FACTS["images"].values() for name in images.values()}
 

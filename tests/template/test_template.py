@@ -16,10 +16,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from databridge_pipeline.connections import CARTO_CONNECTIONS, CONNECTIONS
-from databridge_pipeline.settings import PipelineSettings
-from databridge_pipeline.template_spec import Resolver, batch_event_pattern, load_template, queue_settings
-from databridge_pipeline.wiring import LambdaEnvironment
+from databridge_pipeline.bootstrap import LambdaEnvironment
+from databridge_pipeline.domain.connections import CARTO_CONNECTIONS, CONNECTIONS
+from databridge_pipeline.domain.settings import PipelineSettings
+from databridge_pipeline.local.template_spec import Resolver, batch_event_pattern, load_template, queue_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -67,7 +67,7 @@ def test_sam_build_packs_the_handlers_the_core_with_its_manifest_and_the_depende
         assert (deps / package).is_dir()
     # Layers are read-only at run time: bytecode for the runtime's Python ships with them.
     assert (deps / "pydantic" / "__pycache__" / "main.cpython-312.pyc").is_file()
-    assert (core / "__pycache__" / "runs.cpython-312.pyc").is_file()
+    assert (core / "domain" / "__pycache__" / "runs.cpython-312.pyc").is_file()
 
 
 def test_sam_build_fails_on_a_bad_table_config(tmp_path):

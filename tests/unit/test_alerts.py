@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
-from databridge_pipeline.alerts import log_stream_url, run_alert
-from databridge_pipeline.runs import Run, StepRecord
+from databridge_pipeline.domain.alerts import log_stream_url, run_alert
+from databridge_pipeline.domain.runs import Run, StepRecord
 
 NOW = datetime(2026, 11, 24, 11, 33, tzinfo=UTC)
 

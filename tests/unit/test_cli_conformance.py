@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
-from databridge_pipeline.config import Table, TableConfig, TableId, load_tables
-from databridge_pipeline.settings import settings_for
-from databridge_pipeline.step_kinds import StepEntry, step_kinds
-from databridge_pipeline.steps import plan_steps, run_job_requests
+from databridge_pipeline.domain.job_requests import plan_steps, run_job_requests
+from databridge_pipeline.domain.settings import settings_for
+from databridge_pipeline.domain.step_kinds import StepEntry, step_kinds
+from databridge_pipeline.domain.tables import Table, TableConfig, TableId, load_tables
 
 FACTS: dict[str, Any] = yaml.safe_load(
-    (resources.files("databridge_pipeline") / "command_templates" / "cli_facts.yml").read_text()
+    (resources.files("databridge_pipeline.domain") / "command_templates" / "cli_facts.yml").read_text()
 )
 CURRENT = settings_for("prod", {"COMMAND_SET": "current"})
 EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"

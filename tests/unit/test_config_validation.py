@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from databridge_pipeline import config as config_module
-from databridge_pipeline.config import ConfigError, TableId, check_tables, load_tables
+from databridge_pipeline.domain import tables as config_module
+from databridge_pipeline.domain.tables import ConfigError, TableId, check_tables, load_tables
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "legacy-databridge-airflow" / "dags"
 

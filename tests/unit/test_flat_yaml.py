@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from databridge_pipeline.flat_yaml import parse_flat
+from databridge_pipeline.configs.flat_yaml import parse_flat
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))

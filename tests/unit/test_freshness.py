@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from databridge_pipeline.config import Table, TableConfig, TableId
-from databridge_pipeline.freshness import age, is_stale, stale_deadline
-from databridge_pipeline.runs import Run, StepRecord
-from databridge_pipeline.table_status import run_reason, table_statuses
+from databridge_pipeline.domain.freshness import age, is_stale, stale_deadline
+from databridge_pipeline.domain.runs import Run, StepRecord
+from databridge_pipeline.domain.table_status import run_reason, table_statuses
+from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
 
 def table(cron: str | bool, timezone: str = "UTC", timeout: int = 240, name: str = "permits") -> Table:
@@ -93,7 +93,7 @@ def test_a_failed_latest_run_keeps_the_last_success_before_it_and_turns_stale():
 
 
 def test_stale_tables_marks_the_episode_already_alerted_and_leaves_out_paused_and_unseen_tables():
-    from databridge_pipeline.freshness import Freshness, stale_tables
+    from databridge_pipeline.domain.freshness import Freshness, stale_tables
 
     a, b, c = (table("0 5 * * *", name=n) for n in ("a", "b", "c"))
     records = {

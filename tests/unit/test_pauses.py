@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from databridge_pipeline.pauses import Pause, describe, pause_of, under
+from databridge_pipeline.domain.pauses import Pause, describe, pause_of, under
 
 AT = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
 

@@ -7,16 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from databridge_pipeline.adapters.batch import JobState
-from databridge_pipeline.config import Table, TableConfig, TableId
-from databridge_pipeline.reconcile import (
+from databridge_pipeline.domain.repairs import (
     POLL_GRACE,
     RESEND_GRACE,
     RetryPolicy,
     job_to_poll,
     reconcile_run,
 )
-from databridge_pipeline.run_request import RunRequest
-from databridge_pipeline.runs import (
+from databridge_pipeline.domain.run_request import RunRequest
+from databridge_pipeline.domain.runs import (
     SUBMIT_LEASE,
     Finish,
     Run,
@@ -27,6 +26,7 @@ from databridge_pipeline.runs import (
     step_since,
     stuck_runs,
 )
+from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
 NOW = datetime(2026, 11, 24, 11, 15, tzinfo=UTC)
 TABLE = Table(

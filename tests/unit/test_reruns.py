@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from databridge_pipeline.pauses import Pause
-from databridge_pipeline.reruns import Skip, failed_reruns
-from databridge_pipeline.runs import Run, StepRecord
+from databridge_pipeline.domain.pauses import Pause
+from databridge_pipeline.domain.reruns import Skip, failed_reruns
+from databridge_pipeline.domain.runs import Run, StepRecord
 
 SINCE = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 STEPS = {t: ["extract", "load"] for t in ("databridge/lni/a", "databridge/lni/b", "databridge/opa/c", "knack/x/y/z")}

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from databridge_pipeline.config import Table, TableConfig, TableId
-from databridge_pipeline.run_request import RunRequest
-from databridge_pipeline.runs import (
+from databridge_pipeline.domain.run_request import RunRequest
+from databridge_pipeline.domain.runs import (
     SUBMIT_LEASE,
     Drop,
     Finish,
@@ -23,6 +22,7 @@ from databridge_pipeline.runs import (
     on_request,
     stuck_runs,
 )
+from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
 NOW = datetime(2026, 11, 24, 11, 15, tzinfo=UTC)
 TABLE = Table(

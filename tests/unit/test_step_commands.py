@@ -6,11 +6,11 @@ import shlex
 
 import pytest
 
-from databridge_pipeline.config import Table, TableConfig, TableId
-from databridge_pipeline.connections import CONNECTIONS
-from databridge_pipeline.settings import settings_for
-from databridge_pipeline.step_kinds import step_kinds
-from databridge_pipeline.steps import run_job_requests
+from databridge_pipeline.domain.connections import CONNECTIONS
+from databridge_pipeline.domain.job_requests import run_job_requests
+from databridge_pipeline.domain.settings import settings_for
+from databridge_pipeline.domain.step_kinds import step_kinds
+from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
 PERMITS = Table(
     id=TableId.parse("databridge/lni/permits"),

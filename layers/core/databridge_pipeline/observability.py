@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from databridge_pipeline.runs import Run
+from databridge_pipeline.domain.runs import Run
 
 SERVICE = "databridge-pipeline"
 NAMESPACE = "DatabridgePipeline"

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.steps import JobRequest
+from databridge_pipeline.domain.job_requests import JobRequest
 
 # DescribeJobs takes at most 100 job ids a call.
 DESCRIBE_BATCH = 100

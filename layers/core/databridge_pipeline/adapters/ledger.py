@@ -25,9 +25,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from databridge_pipeline.freshness import Freshness
-from databridge_pipeline.pauses import Pause
-from databridge_pipeline.runs import Run
+from databridge_pipeline.domain.freshness import Freshness
+from databridge_pipeline.domain.pauses import Pause
+from databridge_pipeline.domain.runs import Run
 
 RETENTION = timedelta(days=90)
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per call

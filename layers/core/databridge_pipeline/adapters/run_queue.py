@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from databridge_pipeline.run_request import RunRequest
+from databridge_pipeline.domain.run_request import RunRequest
 
 BATCH_SIZE = 10
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from databridge_pipeline.alerts import Alert, StaleAlert
+from databridge_pipeline.domain.alerts import Alert, StaleAlert
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient

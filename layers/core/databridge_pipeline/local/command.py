@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from databridge_pipeline.domain.runs import Run
+from databridge_pipeline.domain.settings import CommandSet
 from databridge_pipeline.local.scenario import Scenario
 from databridge_pipeline.local.simulation import SimClock, Simulation
-from databridge_pipeline.runs import Run
-from databridge_pipeline.settings import CommandSet
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -56,7 +56,7 @@ def run_local(
     from moto import mock_aws
 
     from databridge_pipeline.adapters.ledger import Ledger
-    from databridge_pipeline.catalog import load_catalog
+    from databridge_pipeline.domain.catalog import load_catalog
     from databridge_pipeline.local.sim_time import sqs_on_clock
     from databridge_pipeline.local.slack_standin import SlackStandIn
     from databridge_pipeline.local.stack import REGION, create_resources, load_handler, stack_spec

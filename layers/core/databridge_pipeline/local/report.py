@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from databridge_pipeline.runs import Run
+from databridge_pipeline.domain.runs import Run
 
 
 def run_report(

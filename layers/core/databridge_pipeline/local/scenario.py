@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from databridge_pipeline.step_kinds import STEP_NAMES, StepName
+from databridge_pipeline.domain.step_kinds import STEP_NAMES, StepName
 
 
 class Window(BaseModel):

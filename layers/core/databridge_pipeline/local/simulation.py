@@ -24,7 +24,7 @@ from databridge_pipeline.local.batch_events import job_state_change
 from databridge_pipeline.local.scenario import Scenario
 from databridge_pipeline.local.slack_standin import SlackStandIn
 from databridge_pipeline.local.stack import ACCOUNT, REGION, sqs_event
-from databridge_pipeline.run_actions import RetryLater
+from databridge_pipeline.services.executor import RetryLater
 
 # Lambda retries a failed asynchronous invocation twice, about one and two minutes later.
 ASYNC_RETRY_MINUTES = (1, 2)
@@ -120,7 +120,7 @@ class Simulation:
 
     def repairs(self) -> dict[str, int]:
         """Repairs by kind, over every handler (the dispatcher's pass and the take-overs of the others)."""
-        from databridge_pipeline.reconcile import REPAIR_KINDS
+        from databridge_pipeline.domain.repairs import REPAIR_KINDS
 
         total: Counter[str] = Counter()
         for name in ("dispatcher", "submitter", "job_events"):
@@ -164,7 +164,7 @@ class Simulation:
     def _marked_minutes(self) -> list[int]:
         """Minutes that are always simulated: each table's fires, the freshness check's quarter hours, the
         scenario's reruns and the edges of its windows, and the last minute."""
-        from databridge_pipeline.schedule import next_fire_time
+        from databridge_pipeline.domain.schedule import next_fire_time
 
         end = self.start + timedelta(minutes=self.minutes)
         marks = {self.minutes} | {

@@ -17,9 +17,9 @@ import boto3
 from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.adapters.ledger import PENDING_ALERT_KEY, PENDING_ALERTS_INDEX
-from databridge_pipeline.connections import connections_of_type
-from databridge_pipeline.settings import PipelineSettings, default_settings
-from databridge_pipeline.step_kinds import step_kinds
+from databridge_pipeline.domain.connections import connections_of_type
+from databridge_pipeline.domain.settings import PipelineSettings, default_settings
+from databridge_pipeline.domain.step_kinds import step_kinds
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -42,7 +42,7 @@ def stack_spec(template: Path | None = None, environment: str = "dev") -> StackS
     path = template or REPO_ROOT / "template.yaml"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no SAM template to build the local stack from")
-    from databridge_pipeline import template_spec
+    from databridge_pipeline.local import template_spec
 
     queue = template_spec.queue_settings(path)
     return StackSpec(

@@ -13,11 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.config import Table, TableId
-from databridge_pipeline.run_request import RunRequest, Trigger
-from databridge_pipeline.settings import CommandSet
-from databridge_pipeline.step_kinds import StepName
-from databridge_pipeline.steps import step_names
+from databridge_pipeline.domain.job_requests import step_names
+from databridge_pipeline.domain.run_request import RunRequest, Trigger
+from databridge_pipeline.domain.settings import CommandSet
+from databridge_pipeline.domain.step_kinds import StepName
+from databridge_pipeline.domain.tables import Table, TableId
 
 StepStatus = Literal["pending", "submitting", "submitted", "retry_pending", "succeeded", "failed"]
 RunStatus = Literal["running", "succeeded", "failed"]

@@ -23,11 +23,11 @@ from botocore.exceptions import (
 
 from databridge_pipeline.adapters.ledger import Ledger
 from databridge_pipeline.adapters.run_queue import RunQueue
-from databridge_pipeline.freshness import Freshness
-from databridge_pipeline.pauses import Pause
-from databridge_pipeline.run_request import RunRequest
-from databridge_pipeline.runs import Run
-from databridge_pipeline.step_kinds import StepName
+from databridge_pipeline.domain.freshness import Freshness
+from databridge_pipeline.domain.pauses import Pause
+from databridge_pipeline.domain.run_request import RunRequest
+from databridge_pipeline.domain.runs import Run
+from databridge_pipeline.domain.step_kinds import StepName
 
 QUEUE_OUTPUT = "RunQueueUrl"
 LEDGER_OUTPUT = "LedgerTableName"

@@ -13,13 +13,13 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.alerts import StaleAlert
-from databridge_pipeline.catalog import Catalog
-from databridge_pipeline.freshness import StaleTable, stale_tables
+from databridge_pipeline.domain.alerts import StaleAlert
+from databridge_pipeline.domain.catalog import Catalog
+from databridge_pipeline.domain.freshness import StaleTable, stale_tables
+from databridge_pipeline.domain.pauses import pause_of
+from databridge_pipeline.domain.run_request import as_utc
 from databridge_pipeline.observability import count, logger
-from databridge_pipeline.pauses import pause_of
-from databridge_pipeline.run_actions import RunActions
-from databridge_pipeline.run_request import as_utc
+from databridge_pipeline.services.executor import RunActions
 
 EVERY_MINUTES = 15
 

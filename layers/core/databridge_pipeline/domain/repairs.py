@@ -15,8 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.adapters.batch import JobState
-from databridge_pipeline.config import Table
-from databridge_pipeline.runs import (
+from databridge_pipeline.domain.runs import (
     Decision,
     Drop,
     Finish,
@@ -28,7 +27,8 @@ from databridge_pipeline.runs import (
     retry_request,
     take_over,
 )
-from databridge_pipeline.settings import PipelineSettings
+from databridge_pipeline.domain.settings import PipelineSettings
+from databridge_pipeline.domain.tables import Table
 
 RepairKind = Literal["adopted", "resubmitted", "polled", "resent", "freed"]
 REPAIR_KINDS: tuple[RepairKind, ...] = ("adopted", "resubmitted", "polled", "resent", "freed")

@@ -17,16 +17,16 @@ from databridge_pipeline.adapters.batch import BatchJobs
 from databridge_pipeline.adapters.ledger import Ledger
 from databridge_pipeline.adapters.run_queue import RunQueue
 from databridge_pipeline.adapters.slack import SlackAlerts, secret_token
-from databridge_pipeline.catalog import Catalog, load_catalog
-from databridge_pipeline.run_actions import RunActions
-from databridge_pipeline.settings import PipelineSettings, SettingsError, settings_from_environ
+from databridge_pipeline.domain.catalog import Catalog, load_catalog
+from databridge_pipeline.domain.settings import PipelineSettings, SettingsError, settings_from_environ
+from databridge_pipeline.services.executor import RunActions
 
 if TYPE_CHECKING:  # each handler imports only its own service, at cold start
-    from databridge_pipeline.dispatcher import Dispatcher
-    from databridge_pipeline.freshness_watch import FreshnessWatch
-    from databridge_pipeline.job_events import JobEvents
-    from databridge_pipeline.reconciler import Reconciler
-    from databridge_pipeline.submitter import Submitter
+    from databridge_pipeline.services.dispatcher import Dispatcher
+    from databridge_pipeline.services.freshness_check import FreshnessWatch
+    from databridge_pipeline.services.job_events import JobEvents
+    from databridge_pipeline.services.reconciler import Reconciler
+    from databridge_pipeline.services.submitter import Submitter
 
 _AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -78,21 +78,21 @@ def _from_environ(environ: Mapping[str, str]) -> tuple[Catalog, RunActions]:
 def dispatcher_from_environ(environ: Mapping[str, str]) -> tuple[Dispatcher, Reconciler, FreshnessWatch]:
     """The dispatcher handler's services (the tick, the reconciliation pass, the freshness check), sharing
     one RunActions."""
-    from databridge_pipeline.dispatcher import Dispatcher
-    from databridge_pipeline.freshness_watch import FreshnessWatch
-    from databridge_pipeline.reconciler import Reconciler
+    from databridge_pipeline.services.dispatcher import Dispatcher
+    from databridge_pipeline.services.freshness_check import FreshnessWatch
+    from databridge_pipeline.services.reconciler import Reconciler
 
     catalog, actions = _from_environ(environ)
     return Dispatcher(catalog, actions), Reconciler(catalog, actions), FreshnessWatch(catalog, actions)
 
 
 def submitter_from_environ(environ: Mapping[str, str]) -> Submitter:
-    from databridge_pipeline.submitter import Submitter
+    from databridge_pipeline.services.submitter import Submitter
 
     return Submitter(*_from_environ(environ))
 
 
 def job_events_from_environ(environ: Mapping[str, str]) -> JobEvents:
-    from databridge_pipeline.job_events import JobEvents
+    from databridge_pipeline.services.job_events import JobEvents
 
     return JobEvents(*_from_environ(environ))

@@ -9,12 +9,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from databridge_pipeline.adapters.ledger import SlotBusy
-from databridge_pipeline.catalog import Catalog
-from databridge_pipeline.config import Table
+from databridge_pipeline.domain.catalog import Catalog
+from databridge_pipeline.domain.run_request import RunRequest, run_id_for
+from databridge_pipeline.domain.runs import RequestRejected, on_request
+from databridge_pipeline.domain.tables import Table
 from databridge_pipeline.observability import count, logger
-from databridge_pipeline.run_actions import RunActions
-from databridge_pipeline.run_request import RunRequest, run_id_for
-from databridge_pipeline.runs import RequestRejected, on_request
+from databridge_pipeline.services.executor import RunActions
 
 # A request for a busy table is sent back to the queue to wait this long (SQS's longest delay is 900 s).
 HOLD_BACK_SECONDS = 300

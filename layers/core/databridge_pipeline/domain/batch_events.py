@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from databridge_pipeline.runs import JobOutcome
-from databridge_pipeline.step_kinds import STEP_NAMES
+from databridge_pipeline.domain.runs import JobOutcome
+from databridge_pipeline.domain.step_kinds import STEP_NAMES
 
 
 class BatchContainer(BaseModel):

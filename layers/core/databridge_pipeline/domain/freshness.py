@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.config import Table
-from databridge_pipeline.run_request import as_utc
+from databridge_pipeline.domain.run_request import as_utc
+from databridge_pipeline.domain.tables import Table
 
 
 class Freshness(BaseModel):
@@ -39,7 +39,7 @@ def stale_deadline(table: Table, reference: datetime | None) -> datetime | None:
     """When the table turns stale if no success lands: None for a manual-only table or with no reference."""
     # Imported here: the ledger (so every handler) imports this module for Freshness, and croniter belongs
     # to the dispatcher's cold start only.
-    from databridge_pipeline.schedule import next_fire_time
+    from databridge_pipeline.domain.schedule import next_fire_time
 
     cron = table.config.cron
     if cron is None or reference is None:

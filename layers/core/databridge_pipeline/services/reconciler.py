@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.adapters.batch import JobState
 from databridge_pipeline.adapters.ledger import StaleRun
-from databridge_pipeline.catalog import Catalog
+from databridge_pipeline.domain.catalog import Catalog
+from databridge_pipeline.domain.repairs import REPAIR_KINDS, RetryPolicy, job_to_poll, reconcile_run
+from databridge_pipeline.domain.runs import Run, step_since, stuck_runs
 from databridge_pipeline.observability import count, log_run, logger
-from databridge_pipeline.reconcile import REPAIR_KINDS, RetryPolicy, job_to_poll, reconcile_run
-from databridge_pipeline.run_actions import RetryLater, RunActions
-from databridge_pipeline.runs import Run, step_since, stuck_runs
+from databridge_pipeline.services.executor import RetryLater, RunActions
 
 
 class PassResult(BaseModel):

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.pauses import Pause, describe, pause_of
-from databridge_pipeline.runs import Run
-from databridge_pipeline.step_kinds import StepName
+from databridge_pipeline.domain.pauses import Pause, describe, pause_of
+from databridge_pipeline.domain.runs import Run
+from databridge_pipeline.domain.step_kinds import StepName
 
 
 class Rerun(BaseModel):

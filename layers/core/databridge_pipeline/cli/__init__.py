@@ -15,16 +15,16 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from databridge_pipeline.catalog import write_manifest
-from databridge_pipeline.config import ConfigError, Table, check_tables, load_tables
-from databridge_pipeline.freshness import age
-from databridge_pipeline.schedule import Window, due_runs, next_fire_time
-from databridge_pipeline.settings import CommandSet, settings_for
-from databridge_pipeline.step_kinds import COMMAND_SETS, STEP_NAMES
-from databridge_pipeline.steps import run_job_requests, step_names
+from databridge_pipeline.domain.catalog import write_manifest
+from databridge_pipeline.domain.freshness import age
+from databridge_pipeline.domain.job_requests import run_job_requests, step_names
+from databridge_pipeline.domain.schedule import Window, due_runs, next_fire_time
+from databridge_pipeline.domain.settings import CommandSet, settings_for
+from databridge_pipeline.domain.step_kinds import COMMAND_SETS, STEP_NAMES
+from databridge_pipeline.domain.tables import ConfigError, Table, check_tables, load_tables
 
 if TYPE_CHECKING:
-    from databridge_pipeline.operators import Stack
+    from databridge_pipeline.cli.stack import Stack
 
 DEFAULT_CONFIGS = "table_configs"
 MAX_HOURS = 24 * 366
@@ -205,7 +205,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 def _aws() -> Iterator[None]:
     """Around the operator commands' AWS side: its errors become one line saying what to do (exit 1).
     ``operators`` (and so boto3) is imported only by the commands that call AWS."""
-    from databridge_pipeline import operators
+    from databridge_pipeline.cli import stack as operators
 
     try:
         yield
@@ -214,7 +214,7 @@ def _aws() -> Iterator[None]:
 
 
 def _stack(args: argparse.Namespace) -> Stack:
-    from databridge_pipeline.operators import Stack, default_stack_name
+    from databridge_pipeline.cli.stack import Stack, default_stack_name
 
     return Stack(
         args.stack_name or default_stack_name(args.env),
@@ -227,7 +227,7 @@ def _stack(args: argparse.Namespace) -> Stack:
 
 def tables_under(tables: Sequence[Table], prefix: str) -> list[str]:
     """The ids of the tables ``prefix`` covers, or a UsageError suggesting what was meant."""
-    from databridge_pipeline.pauses import under
+    from databridge_pipeline.domain.pauses import under
 
     ids = [str(t.id) for t in tables]
     covered = [table_id for table_id in ids if under(prefix, table_id)]
@@ -240,8 +240,8 @@ def tables_under(tables: Sequence[Table], prefix: str) -> list[str]:
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    from databridge_pipeline.operators import manual_request
-    from databridge_pipeline.pauses import describe, pause_of
+    from databridge_pipeline.cli.stack import manual_request
+    from databridge_pipeline.domain.pauses import describe, pause_of
 
     if args.failed:
         return _rerun_failed(args)
@@ -269,8 +269,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 def _rerun_failed(args: argparse.Namespace) -> int:
     """``rerun --failed``: every table whose latest run failed since ``--since``, from its failed step."""
-    from databridge_pipeline.operators import manual_request
-    from databridge_pipeline.reruns import failed_reruns
+    from databridge_pipeline.cli.stack import manual_request
+    from databridge_pipeline.domain.reruns import failed_reruns
 
     if args.table is not None or args.from_step:
         raise UsageError("--failed reruns each table from its own failed step; leave out TABLE and --from-step")
@@ -312,7 +312,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.prefix:
         covered = set(tables_under(tables, args.prefix))
         tables = [t for t in tables if str(t.id) in covered]
-    from databridge_pipeline.table_status import table_statuses
+    from databridge_pipeline.domain.table_status import table_statuses
 
     stack = _stack(args)
     with _aws():
@@ -372,7 +372,7 @@ def _cut(text: str, width: int) -> str:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    from databridge_pipeline.pauses import Pause
+    from databridge_pipeline.domain.pauses import Pause
 
     prefix = args.prefix.rstrip("/")
     covered = tables_under(_tables(args), prefix)
@@ -389,7 +389,7 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from databridge_pipeline.pauses import describe, pause_of
+    from databridge_pipeline.domain.pauses import describe, pause_of
 
     prefix = args.prefix.rstrip("/")
     covered = tables_under(_tables(args), prefix)

@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from databridge_pipeline.config import Table
-from databridge_pipeline.connections import CONNECTIONS
-from databridge_pipeline.settings import CommandSet, PipelineSettings
-from databridge_pipeline.step_kinds import PLACEHOLDER, ResolvedStep, StepName, resolve_chain
+from databridge_pipeline.domain.connections import CONNECTIONS
+from databridge_pipeline.domain.settings import CommandSet, PipelineSettings
+from databridge_pipeline.domain.step_kinds import PLACEHOLDER, ResolvedStep, StepName, resolve_chain
+from databridge_pipeline.domain.tables import Table
 
 
 class ChainError(ValueError):

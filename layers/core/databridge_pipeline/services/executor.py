@@ -10,12 +10,12 @@ from typing import Literal, Protocol
 from databridge_pipeline.adapters.batch import BatchJobs
 from databridge_pipeline.adapters.ledger import Ledger, StaleRun
 from databridge_pipeline.adapters.run_queue import RunQueue
-from databridge_pipeline.alerts import Alert, StaleAlert, run_alert
-from databridge_pipeline.config import Table
+from databridge_pipeline.domain.alerts import Alert, StaleAlert, run_alert
+from databridge_pipeline.domain.job_requests import ChainError, job_request, plan_steps
+from databridge_pipeline.domain.runs import Decision, Drop, Finish, Run, ScheduleRetry, Start, Submit, Wait
+from databridge_pipeline.domain.settings import PipelineSettings
+from databridge_pipeline.domain.tables import Table
 from databridge_pipeline.observability import count, log_run, logger
-from databridge_pipeline.runs import Decision, Drop, Finish, Run, ScheduleRetry, Start, Submit, Wait
-from databridge_pipeline.settings import PipelineSettings
-from databridge_pipeline.steps import ChainError, job_request, plan_steps
 
 
 class AlertSink(Protocol):

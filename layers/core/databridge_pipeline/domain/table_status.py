@@ -9,11 +9,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.config import Table
-from databridge_pipeline.freshness import Freshness, is_stale
-from databridge_pipeline.pauses import Pause, pause_of
-from databridge_pipeline.runs import Run
-from databridge_pipeline.schedule import next_fire_time
+from databridge_pipeline.domain.freshness import Freshness, is_stale
+from databridge_pipeline.domain.pauses import Pause, pause_of
+from databridge_pipeline.domain.runs import Run
+from databridge_pipeline.domain.schedule import next_fire_time
+from databridge_pipeline.domain.tables import Table
 
 TableState = Literal["never run", "running", "succeeded", "failed"]
 

@@ -29,13 +29,13 @@ from pydantic import (
     model_validator,
 )
 
-from databridge_pipeline.connections import (
+from databridge_pipeline.configs.flat_yaml import Where, parse_flat
+from databridge_pipeline.domain.connections import (
     CARTO_CONNECTIONS,
     DEFAULT_CARTO_CONNECTION,
     KNACK_CONNECTIONS,
 )
-from databridge_pipeline.flat_yaml import Where, parse_flat
-from databridge_pipeline.step_kinds import CARTO_LOAD, ChainContext, StepEntry, chain_problems, derived_chain
+from databridge_pipeline.domain.step_kinds import CARTO_LOAD, ChainContext, StepEntry, chain_problems, derived_chain
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 COLUMN_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")

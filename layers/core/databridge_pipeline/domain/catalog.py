@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from databridge_pipeline.config import COMPILED, Table, load_tables
+from databridge_pipeline.domain.tables import COMPILED, Table, load_tables
 
 PACKAGED_MANIFEST = Path(__file__).with_name("manifest.json")
 _TABLES = TypeAdapter(list[Table])

@@ -6,12 +6,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from databridge_pipeline.catalog import Catalog
-from databridge_pipeline.events import BatchJobStateChange, job_outcome
+from databridge_pipeline.domain.batch_events import BatchJobStateChange, job_outcome
+from databridge_pipeline.domain.catalog import Catalog
+from databridge_pipeline.domain.repairs import RetryPolicy
+from databridge_pipeline.domain.runs import Drop, Wait, on_job_outcome
 from databridge_pipeline.observability import count, logger
-from databridge_pipeline.reconcile import RetryPolicy
-from databridge_pipeline.run_actions import RunActions
-from databridge_pipeline.runs import Drop, Wait, on_job_outcome
+from databridge_pipeline.services.executor import RunActions
 
 
 class JobEvents:

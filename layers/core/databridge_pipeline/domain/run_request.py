@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from databridge_pipeline.config import TableId
-from databridge_pipeline.step_kinds import StepName
+from databridge_pipeline.domain.step_kinds import StepName
+from databridge_pipeline.domain.tables import TableId
 
 Trigger = Literal["schedule", "manual", "retry"]
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+=@-]{0,99}$"

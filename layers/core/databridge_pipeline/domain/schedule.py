@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from databridge_pipeline.config import Table, TableId
-from databridge_pipeline.run_request import as_utc
+from databridge_pipeline.domain.run_request import as_utc
+from databridge_pipeline.domain.tables import Table, TableId
 
 # Largest UTC-offset change a zone makes in one DST transition, with room to spare; the local-time
 # iteration starts this much early so a time shifted over a gap is never missed.

@@ -21,8 +21,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from databridge_pipeline.connections import CONNECTIONS, ConnectionType, connections_of_type
-from databridge_pipeline.settings import CommandSet
+from databridge_pipeline.domain.connections import CONNECTIONS, ConnectionType, connections_of_type
+from databridge_pipeline.domain.settings import CommandSet
 
 StepName = Literal["extract", "schema", "geocode", "load"]
 STEP_NAMES: tuple[str, ...] = get_args(StepName)
@@ -135,7 +135,7 @@ def step_kinds() -> dict[str, StepKind]:
     """Every packaged step kind by name, validated once per process."""
     import yaml  # here, not at import: the handlers that build no job never read a template
 
-    folder = resources.files("databridge_pipeline") / "command_templates"
+    folder = resources.files("databridge_pipeline.domain") / "command_templates"
     kinds: dict[str, StepKind] = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         name = entry.name.removesuffix(".yml")

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.runs import Run, step_since
+from databridge_pipeline.domain.runs import Run, step_since
 
 
 class Alert(BaseModel):

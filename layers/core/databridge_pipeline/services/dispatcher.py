@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.catalog import Catalog
+from databridge_pipeline.domain.catalog import Catalog
+from databridge_pipeline.domain.pauses import describe, pause_of
+from databridge_pipeline.domain.run_request import RunRequest, as_utc, scheduled_run_id
+from databridge_pipeline.domain.schedule import ScheduleIndex, Window
 from databridge_pipeline.observability import count, logger
-from databridge_pipeline.pauses import describe, pause_of
-from databridge_pipeline.run_actions import RunActions
-from databridge_pipeline.run_request import RunRequest, as_utc, scheduled_run_id
-from databridge_pipeline.schedule import ScheduleIndex, Window
+from databridge_pipeline.services.executor import RunActions
 
 # With no cursor yet, a tick covers the minute before it. After an outage, catch-up looks back at most
 # this far (one run per table, its latest, as Airflow's catchup=False).
