@@ -34,12 +34,14 @@ from table_mix import clock_mixture, generate_configs, mixture  # noqa: E402
 
 from databridge_pipeline.adapters.batch import BatchJobs  # noqa: E402
 from databridge_pipeline.adapters.run_queue import RunQueue  # noqa: E402
-from databridge_pipeline.domain.catalog import Catalog, load_catalog, write_manifest  # noqa: E402
+from databridge_pipeline.configs.loader import load_tables  # noqa: E402
+from databridge_pipeline.configs.manifest import load_catalog, write_manifest  # noqa: E402
+from databridge_pipeline.domain.catalog import Catalog  # noqa: E402
 from databridge_pipeline.domain.pauses import Pause  # noqa: E402
 from databridge_pipeline.domain.runs import Run, StepRecord  # noqa: E402
 from databridge_pipeline.domain.schedule import DueRun, Window, fire_times  # noqa: E402
 from databridge_pipeline.domain.settings import settings_for  # noqa: E402
-from databridge_pipeline.domain.tables import Table, load_tables  # noqa: E402
+from databridge_pipeline.domain.tables import Table  # noqa: E402
 from databridge_pipeline.local.batch_events import job_state_change  # noqa: E402
 from databridge_pipeline.observability import logger  # noqa: E402
 from databridge_pipeline.services.dispatcher import Dispatcher  # noqa: E402

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from databridge_pipeline.domain.catalog import write_manifest
+from databridge_pipeline.configs.manifest import write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 WATCHED = (

@@ -12,7 +12,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from databridge_pipeline.cli import main
-from databridge_pipeline.domain.catalog import load_catalog
+from databridge_pipeline.configs.manifest import load_catalog
 
 INSPECTIONS = "databridge/lni/inspections"
 ASSESSMENTS = "databridge/opa/assessment_history"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from databridge_pipeline.cli import main
-from databridge_pipeline.domain.catalog import load_catalog
+from databridge_pipeline.configs.manifest import load_catalog
 
 EXAMPLES = str(Path(__file__).resolve().parents[2] / "table_configs")
 

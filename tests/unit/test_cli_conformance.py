@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+from databridge_pipeline.configs.loader import load_tables
 from databridge_pipeline.domain.job_requests import plan_steps, run_job_requests
 from databridge_pipeline.domain.settings import settings_for
 from databridge_pipeline.domain.step_kinds import StepEntry, step_kinds
-from databridge_pipeline.domain.tables import Table, TableConfig, TableId, load_tables
+from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
 FACTS: dict[str, Any] = yaml.safe_load(
     (resources.files("databridge_pipeline.domain") / "command_templates" / "cli_facts.yml").read_text()

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from databridge_pipeline.configs.loader import load_tables
 from databridge_pipeline.domain.job_requests import run_job_requests
 from databridge_pipeline.domain.settings import settings_for
-from databridge_pipeline.domain.tables import load_tables
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "legacy-databridge-airflow" / "dags"
 BUCKET = "citygeo-airflow-databridge2"  # the legacy operators' S3_BUCKET

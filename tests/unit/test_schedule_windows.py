@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from databridge_pipeline.configs.loader import load_tables
 from databridge_pipeline.domain.schedule import ScheduleIndex, Window, due_runs, fire_times, next_fire_time
-from databridge_pipeline.domain.tables import Table, TableConfig, TableId, load_tables
+from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from databridge_pipeline.domain.catalog import load_catalog, write_manifest
+from databridge_pipeline.configs.loader import check_tables, load_tables
+from databridge_pipeline.configs.manifest import load_catalog, write_manifest
 from databridge_pipeline.domain.connections import CARTO_CONNECTIONS, KNACK_CONNECTIONS
 from databridge_pipeline.domain.job_requests import run_job_requests, step_names
 from databridge_pipeline.domain.settings import settings_for
 from databridge_pipeline.domain.step_kinds import ChainContext, StepEntry, chain_problems, derived_chain, step_kinds
-from databridge_pipeline.domain.tables import Table, TableConfig, TableId, check_tables, load_tables
+from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"
 LEGACY = settings_for("prod")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
@@ -17,7 +18,7 @@ from databridge_pipeline.adapters.batch import BatchJobs
 from databridge_pipeline.adapters.ledger import Ledger
 from databridge_pipeline.adapters.run_queue import RunQueue
 from databridge_pipeline.adapters.slack import SlackAlerts, secret_token
-from databridge_pipeline.domain.catalog import Catalog, load_catalog
+from databridge_pipeline.domain.catalog import Catalog, catalog_from_json
 from databridge_pipeline.domain.settings import PipelineSettings, SettingsError, settings_from_environ
 from databridge_pipeline.services.executor import RunActions
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # each handler imports only its own service, at cold start
     from databridge_pipeline.services.reconciler import Reconciler
     from databridge_pipeline.services.submitter import Submitter
 
+PACKAGED_MANIFEST = Path(__file__).with_name("manifest.json")  # written by the layer build
 _AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
@@ -70,9 +72,19 @@ def build_actions(settings: PipelineSettings, env: LambdaEnvironment) -> RunActi
     )
 
 
+def catalog_from_environ(environ: Mapping[str, str]) -> Catalog:
+    """The packaged manifest; ``$TABLE_CONFIGS`` names another manifest or a config folder (tests, local runs)."""
+    configured = environ.get("TABLE_CONFIGS")
+    if not configured:
+        return catalog_from_json(PACKAGED_MANIFEST.read_bytes())
+    from databridge_pipeline.configs.manifest import load_catalog  # not shipped to Lambda: off it only
+
+    return load_catalog(Path(configured))
+
+
 def _from_environ(environ: Mapping[str, str]) -> tuple[Catalog, RunActions]:
     actions = build_actions(settings_from_environ(environ), lambda_environment(environ))
-    return load_catalog(), actions
+    return catalog_from_environ(environ), actions
 
 
 def dispatcher_from_environ(environ: Mapping[str, str]) -> tuple[Dispatcher, Reconciler, FreshnessWatch]:

@@ -15,13 +15,15 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from databridge_pipeline.domain.catalog import write_manifest
+from databridge_pipeline.configs.loader import check_tables, load_tables
+from databridge_pipeline.configs.manifest import write_manifest
+from databridge_pipeline.configs.problems import ConfigError
 from databridge_pipeline.domain.freshness import age
 from databridge_pipeline.domain.job_requests import run_job_requests, step_names
 from databridge_pipeline.domain.schedule import Window, due_runs, next_fire_time
 from databridge_pipeline.domain.settings import CommandSet, settings_for
 from databridge_pipeline.domain.step_kinds import COMMAND_SETS, STEP_NAMES
-from databridge_pipeline.domain.tables import ConfigError, Table, check_tables, load_tables
+from databridge_pipeline.domain.tables import Table
 
 if TYPE_CHECKING:
     from databridge_pipeline.cli.stack import Stack

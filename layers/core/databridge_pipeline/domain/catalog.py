@@ -1,4 +1,4 @@
-"""The table catalog a Lambda or the CLI works from: a config folder, or a manifest compiled from one.
+"""The table catalog a service works from, and the compiled manifest it is read from in Lambda.
 
 Loading and validating YAML at every cold start costs time, so ``sam build`` compiles the validated
 configs into one JSON manifest shipped in the core layer; the folder stays the source of truth.
@@ -6,16 +6,13 @@ configs into one JSON manifest shipped in the core layer; the folder stays the s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from databridge_pipeline.domain.tables import COMPILED, Table, load_tables
+from databridge_pipeline.domain.tables import COMPILED, Table
 
-PACKAGED_MANIFEST = Path(__file__).with_name("manifest.json")
-_TABLES = TypeAdapter(list[Table])
+TABLES = TypeAdapter(list[Table])
 
 
 class Catalog:
@@ -37,18 +34,6 @@ class Catalog:
         return list(self._tables)
 
 
-def write_manifest(configs: Path, out: Path) -> int:
-    """Validate every config under ``configs`` (raising ConfigError) and write the manifest; returns the count."""
-    tables = load_tables(configs)
-    out.write_bytes(_TABLES.dump_json(tables))
-    return len(tables)
-
-
-def load_catalog(source: Path | None = None) -> Catalog:
-    """From ``source`` (a manifest file or a config folder), else ``$TABLE_CONFIGS``, else the packaged manifest."""
-    if source is None:
-        configured = os.environ.get("TABLE_CONFIGS")
-        source = Path(configured) if configured else PACKAGED_MANIFEST
-    if source.is_dir():
-        return Catalog(load_tables(source))
-    return Catalog(_TABLES.validate_json(source.read_bytes(), context=COMPILED))
+def catalog_from_json(manifest: bytes) -> Catalog:
+    """A compiled manifest's tables, trusted as validated in full when it was built."""
+    return Catalog(TABLES.validate_json(manifest, context=COMPILED))
