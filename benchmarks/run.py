@@ -34,6 +34,7 @@ from table_mix import clock_mixture, generate_configs, mixture  # noqa: E402
 
 from databridge_pipeline.adapters.batch import BatchJobs  # noqa: E402
 from databridge_pipeline.adapters.run_queue import RunQueue  # noqa: E402
+from databridge_pipeline.bootstrap import Wiring, dispatcher_services, job_events_service  # noqa: E402
 from databridge_pipeline.configs.loader import load_tables  # noqa: E402
 from databridge_pipeline.configs.manifest import load_catalog, write_manifest  # noqa: E402
 from databridge_pipeline.domain.catalog import Catalog  # noqa: E402
@@ -45,8 +46,7 @@ from databridge_pipeline.domain.tables import Table  # noqa: E402
 from databridge_pipeline.local.batch_events import job_state_change  # noqa: E402
 from databridge_pipeline.observability import logger  # noqa: E402
 from databridge_pipeline.services.dispatcher import Dispatcher  # noqa: E402
-from databridge_pipeline.services.executor import RunActions  # noqa: E402
-from databridge_pipeline.services.job_events import JobEvents  # noqa: E402
+from databridge_pipeline.services.executor import LogLinks  # noqa: E402
 
 TARGETS = {
     "tick_s": 0.5, "import_ms": 200.0, "manifest_10000_s": 1.0, "yaml_10000_s": 0.5, "legacy_sized_ms": 11.0,
@@ -79,7 +79,7 @@ def best_of(repeat: int, work: Callable[[], Any]) -> float:
     return statistics.median(times)
 
 
-# --- stubs: the AWS side of RunActions, in memory ---------------------------------------------------------
+# --- stubs: the AWS side of the services, in memory ---------------------------------------------------------
 
 
 class MemoryLedger:
@@ -160,19 +160,19 @@ class NoAlerts:
         return None
 
 
-def actions(clock: Callable[[], datetime]) -> tuple[RunActions, CountingSqs, StubBatch, MemoryLedger]:
+def actions(catalog: Catalog, clock: Callable[[], datetime]) -> tuple[Wiring, CountingSqs, StubBatch, MemoryLedger]:
     sqs, batch, ledger = CountingSqs(), StubBatch(), MemoryLedger()
-    run_actions = RunActions(
+    wiring = Wiring(
+        catalog=catalog,
         settings=settings_for("prod"),
         ledger=ledger,  # type: ignore[arg-type]
         batch=BatchJobs(batch),
         queue=RunQueue(sqs, "https://sqs.us-east-1.amazonaws.com/123456789012/runs"),
         alerts=NoAlerts(),
+        links=LogLinks(region="us-east-1", log_group="/aws/batch/job"),
         clock=clock,
-        region="us-east-1",
-        log_group="/aws/batch/job",
     )
-    return run_actions, sqs, batch, ledger
+    return wiring, sqs, batch, ledger
 
 
 # --- the benchmarks ---------------------------------------------------------------------------------------
@@ -213,9 +213,9 @@ def bench_dispatch(work: Path) -> dict[str, Any]:
     for label, window in (("tick", timedelta(minutes=1)), ("catch_up_1h", timedelta(hours=1))):
         timings, due, calls = [], 0, 0
         for _ in range(5):
-            run_actions, sqs, _, ledger = actions(lambda: tick)
+            wiring, sqs, _, ledger = actions(catalog, lambda: tick)
             ledger.last_tick = tick - window
-            dispatcher = Dispatcher(catalog, run_actions)
+            dispatcher, _, _ = dispatcher_services(wiring)
             start = time.process_time()
             with quiet():
                 outcome = dispatcher.tick(tick)
@@ -277,12 +277,12 @@ def bench_clock_dispatch(work: Path) -> dict[str, Any]:
     catalog = load_catalog(manifest)
     start = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
     ticks = [start + timedelta(minutes=n) for n in range(1, 121)]
-    run_actions, sqs, _, ledger = actions(lambda: start)
-    indexed = Dispatcher(catalog, run_actions)
+    wiring, sqs, _, ledger = actions(catalog, lambda: start)
+    indexed, _, _ = dispatcher_services(wiring)
     assert len(indexed.index.schedules) > 0  # built here; the cold figure below includes the build
     warm = clock_ticks(indexed, ledger, sqs, ticks)
-    run_actions, sqs, _, ledger = actions(lambda: start)
-    before = Dispatcher(catalog, run_actions)
+    wiring, sqs, _, ledger = actions(catalog, lambda: start)
+    before, _, _ = dispatcher_services(wiring)
     before._index = PerScheduleCroniter(catalog)  # type: ignore[assignment]
     baseline = clock_ticks(before, ledger, sqs, ticks[:7])
     if warm["calls"] != warm["floor"]:
@@ -315,9 +315,9 @@ def cold_tick(manifest: Path) -> float:
     """CPU ms of a fresh dispatcher's first tick over ``manifest`` (the index is built inside it)."""
     catalog = load_catalog(manifest)
     tick = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
-    run_actions, _, _, ledger = actions(lambda: tick)
+    wiring, _, _, ledger = actions(catalog, lambda: tick)
     ledger.last_tick = tick - timedelta(minutes=1)
-    dispatcher = Dispatcher(catalog, run_actions)
+    dispatcher, _, _ = dispatcher_services(wiring)
     start = time.process_time()
     with quiet():
         dispatcher.tick(tick)
@@ -440,11 +440,11 @@ def extract_submitted(table: str, run_id: str, job_id: str, at: datetime) -> Run
 
 def bench_job_events(count: int = 1000) -> dict[str, Any]:
     now = datetime(2026, 11, 24, 11, 30, tzinfo=UTC)
-    run_actions, _, batch, ledger = actions(lambda: now)
     catalog = Catalog(load_tables(ROOT / "table_configs"))
+    wiring, _, batch, ledger = actions(catalog, lambda: now)
     table = catalog.get("databridge/lni/inspections")
     assert table is not None
-    service = JobEvents(catalog, run_actions)
+    service = job_events_service(wiring)
     events = []
     for index in range(count):
         run_id = f"manual-{index:05}"
@@ -471,18 +471,16 @@ def bench_job_events(count: int = 1000) -> dict[str, Any]:
 
 def bench_reconcile(count: int = 1000) -> dict[str, Any]:
     """One reconciliation pass over ``count`` active runs whose jobs are all past the event's grace."""
-    from databridge_pipeline.services.reconciler import Reconciler
-
     submitted_at = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
     now = submitted_at + timedelta(minutes=10)
-    run_actions, _, batch, ledger = actions(lambda: now)
     catalog = Catalog(load_tables(ROOT / "table_configs"))
+    wiring, _, batch, ledger = actions(catalog, lambda: now)
     table = catalog.get("databridge/lni/inspections")
     assert table is not None
     for index in range(count):
         run_id = f"manual-{index:05}"
         ledger.runs[(str(table.id), run_id)] = extract_submitted(str(table.id), run_id, f"j{index}", submitted_at)
-    reconciler = Reconciler(catalog, run_actions)
+    _, reconciler, _ = dispatcher_services(wiring)
     start = time.perf_counter()
     result = reconciler.run_pass()
     seconds = time.perf_counter() - start

@@ -79,9 +79,9 @@ class Stack:
         """Import functions/<name>/app.py fresh (its cold start reads this stack's environment)."""
         if name not in self.handlers:
             module = load_handler(name)
-            actions = getattr(module, name).actions
-            actions.clock = self.clock
-            self._answer_describe_jobs(actions.batch.client)
+            wiring = module.wiring
+            wiring.clock = self.clock
+            self._answer_describe_jobs(wiring.batch.client)
             self.handlers[name] = module
         return self.handlers[name]
 

@@ -7,11 +7,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from databridge_pipeline.bootstrap import dispatcher_from_environ
-from databridge_pipeline.domain.batch_events import ScheduleTick
+from databridge_pipeline.bootstrap import dispatcher_services, wiring_from_environ
+from databridge_pipeline.domain.aws_events import ScheduleTick
 from databridge_pipeline.observability import logger, traced
 
-dispatcher, reconciler, freshness = dispatcher_from_environ(os.environ)  # one RunActions shared by all three
+wiring = wiring_from_environ(os.environ)
+dispatcher, reconciler, freshness = dispatcher_services(wiring)  # one executor shared by all three
 
 
 @logger.inject_lambda_context

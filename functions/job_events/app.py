@@ -5,10 +5,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from databridge_pipeline.bootstrap import job_events_from_environ
+from databridge_pipeline.bootstrap import job_events_service, wiring_from_environ
 from databridge_pipeline.observability import logger, traced
 
-job_events = job_events_from_environ(os.environ)
+wiring = wiring_from_environ(os.environ)
+job_events = job_events_service(wiring)
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.tags.run_id")

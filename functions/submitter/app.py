@@ -5,10 +5,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from databridge_pipeline.bootstrap import submitter_from_environ
+from databridge_pipeline.bootstrap import submitter_service, wiring_from_environ
 from databridge_pipeline.observability import logger, traced
 
-submitter = submitter_from_environ(os.environ)
+wiring = wiring_from_environ(os.environ)
+submitter = submitter_service(wiring)
 
 
 @logger.inject_lambda_context

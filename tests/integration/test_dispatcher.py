@@ -108,7 +108,7 @@ def test_a_repeated_tick_dispatches_nothing_and_leaves_the_pass_to_the_first_del
     start_inspections(stack, context)  # the 11:15 tick: inspections is running
     stack.clock.now = datetime(2026, 11, 24, 15, 16, tzinfo=UTC)  # past its timeout: the pass would alert
     calls: list[str] = []
-    ledger_client = stack.handler("dispatcher").dispatcher.actions.ledger._client
+    ledger_client = stack.handler("dispatcher").wiring.ledger._client
     ledger_client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
 
     late = tick(stack, context, "2026-11-24T11:15:00Z")  # the 11:15 tick delivered again, hours late
@@ -202,7 +202,7 @@ def test_a_paused_tables_fires_are_skipped_counted_and_read_in_one_query(stack, 
     from databridge_pipeline.domain.pauses import Pause
 
     dispatcher = stack.handler("dispatcher").dispatcher
-    ledger = dispatcher.actions.ledger
+    ledger = stack.handler("dispatcher").wiring.ledger
     ledger.pause(
         Pause(prefix="databridge/lni", reason="Oracle maintenance", paused_at=datetime(2026, 11, 24, tzinfo=UTC))
     )

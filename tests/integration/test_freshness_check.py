@@ -59,15 +59,16 @@ def test_a_success_ends_the_episode_and_the_next_staleness_is_alerted_again(stac
 def test_paused_manual_and_dev_without_a_schedule_are_exempt(stack, context, monkeypatch):
     from databridge_pipeline.domain.pauses import Pause
 
-    ledger = stack.handler("dispatcher").dispatcher.actions.ledger
+    ledger = stack.handler("dispatcher").wiring.ledger
     ledger.pause(Pause(prefix="databridge", reason="Oracle maintenance", paused_at=datetime(2026, 11, 24, tzinfo=UTC)))
     tick(stack, context, "2026-11-24T06:00:00Z")
 
     assert tick(stack, context, "2026-11-24T16:00:00Z")["stale"] == 2, "inspections paused; clinics manual"
 
-    settings = stack.handler("dispatcher").freshness.actions.settings
+    freshness = stack.handler("dispatcher").freshness
+    settings = freshness.settings
     monkeypatch.setattr(
-        stack.handler("dispatcher").freshness.actions,
+        freshness,
         "settings",
         settings.model_copy(update={"schedule_enabled": False}),
     )

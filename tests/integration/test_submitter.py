@@ -149,8 +149,8 @@ def test_a_busy_table_holds_the_request_back_until_the_slot_is_free(stack, conte
     assert stack.slot(INSPECTIONS) == "scheduled-20261125T1115Z"
 
 
-def _throttle_once(submitter: Any) -> list[int]:
-    client = submitter.actions.batch.client
+def _throttle_once(handler: Any) -> list[int]:
+    client = handler.wiring.batch.client
     real = client.submit_job
     calls: list[int] = []
 
@@ -167,8 +167,7 @@ def _throttle_once(submitter: Any) -> list[int]:
 
 
 def test_throttled_submit_job_leaves_the_message_for_a_retry_and_submits_once(stack, context, caplog):
-    submitter = stack.handler("submitter").submitter
-    calls = _throttle_once(submitter)
+    calls = _throttle_once(stack.handler("submitter"))
     message_id = stack.send(SCHEDULED)
 
     reply = stack.deliver(stack.receive(), context)

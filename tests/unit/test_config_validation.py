@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from databridge_pipeline.configs import loader as config_module
 from databridge_pipeline.configs.loader import check_tables, load_tables
 from databridge_pipeline.configs.problems import ConfigError
-from databridge_pipeline.configs import loader as config_module
 from databridge_pipeline.domain.tables import TableId
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "legacy-databridge-airflow" / "dags"

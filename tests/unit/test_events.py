@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from databridge_pipeline.domain.batch_events import BatchJobStateChange, ScheduleTick, job_outcome
+from databridge_pipeline.domain.aws_events import BatchJobStateChange, ScheduleTick, job_outcome
 from databridge_pipeline.local.batch_events import job_state_change
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from databridge_pipeline.adapters.batch import JobState
+from databridge_pipeline.domain.aws_events import JobState
 from databridge_pipeline.domain.repairs import (
     POLL_GRACE,
     RESEND_GRACE,

@@ -1,4 +1,5 @@
-"""Build the services from a Lambda's environment once, at cold start.
+"""The composition root: settings from a Lambda's environment, the adapters built, the services wired, once
+at cold start.
 
 A missing or bad variable fails the cold start with the variable's name, not the first invocation.
 """
@@ -14,17 +15,18 @@ import botocore.session
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from databridge_pipeline.adapters.batch import BatchJobs
-from databridge_pipeline.adapters.ledger import Ledger
-from databridge_pipeline.adapters.run_queue import RunQueue
+from databridge_pipeline.adapters.batch import BatchJobs as BatchAdapter
+from databridge_pipeline.adapters.ledger import Ledger as LedgerAdapter
+from databridge_pipeline.adapters.run_queue import RunQueue as RunQueueAdapter
 from databridge_pipeline.adapters.slack import SlackAlerts, secret_token
 from databridge_pipeline.domain.catalog import Catalog, catalog_from_json
 from databridge_pipeline.domain.settings import PipelineSettings, SettingsError, settings_from_environ
-from databridge_pipeline.services.executor import RunActions
+from databridge_pipeline.ports import AlertSink, BatchJobs, Clock, Ledger, RunQueue
+from databridge_pipeline.services.executor import LogLinks, RunExecutor
 
 if TYPE_CHECKING:  # each handler imports only its own service, at cold start
     from databridge_pipeline.services.dispatcher import Dispatcher
-    from databridge_pipeline.services.freshness_check import FreshnessWatch
+    from databridge_pipeline.services.freshness_check import FreshnessCheck
     from databridge_pipeline.services.job_events import JobEvents
     from databridge_pipeline.services.reconciler import Reconciler
     from databridge_pipeline.services.submitter import Submitter
@@ -55,20 +57,51 @@ def lambda_environment(environ: Mapping[str, str]) -> LambdaEnvironment:
         raise SettingsError(f"bad environment: {', '.join(names)} missing or invalid") from None
 
 
-def build_actions(settings: PipelineSettings, env: LambdaEnvironment) -> RunActions:
-    """Wire the core to AWS clients (moto's, under test) and to Slack. Tests and the local run swap the
-    clock afterwards through ``<service>.actions.clock``."""
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Wiring:
+    """One handler's adapters and the executor its services share. ``clock`` may be swapped (tests and the
+    local run drive simulated time): the services read it through ``now``."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: PipelineSettings,
+        ledger: Ledger,
+        batch: BatchJobs,
+        queue: RunQueue,
+        alerts: AlertSink,
+        links: LogLinks,
+        clock: Clock = wall_clock,
+    ) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.ledger = ledger
+        self.batch = batch
+        self.queue = queue
+        self.alerts = alerts
+        self.clock = clock
+        self.executor = RunExecutor(settings, ledger, batch, queue, alerts, self.now, links)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def wiring_from_environ(environ: Mapping[str, str]) -> Wiring:
+    """Wire the core to AWS clients (moto's, under test) and to Slack."""
+    settings, env = settings_from_environ(environ), lambda_environment(environ)
     session = botocore.session.get_session()  # botocore's own clients: boto3 adds ~15% to the imports
     kwargs: dict[str, Any] = {"config": _AWS_CONFIG, "region_name": env.region}
-    return RunActions(
+    return Wiring(
+        catalog=catalog_from_environ(environ),
         settings=settings,
-        ledger=Ledger(session.create_client("dynamodb", **kwargs), env.ledger_table),
-        batch=BatchJobs(session.create_client("batch", **kwargs)),
-        queue=RunQueue(session.create_client("sqs", **kwargs), env.run_queue_url),
+        ledger=LedgerAdapter(session.create_client("dynamodb", **kwargs), env.ledger_table),
+        batch=BatchAdapter(session.create_client("batch", **kwargs)),
+        queue=RunQueueAdapter(session.create_client("sqs", **kwargs), env.run_queue_url),
         alerts=SlackAlerts(secret_token(env.slack_secret_name), env.slack_channel, env.slack_api_url),
-        clock=lambda: datetime.now(UTC),
-        region=env.region,
-        log_group=env.batch_log_group,
+        links=LogLinks(region=env.region, log_group=env.batch_log_group),
     )
 
 
@@ -82,29 +115,29 @@ def catalog_from_environ(environ: Mapping[str, str]) -> Catalog:
     return load_catalog(Path(configured))
 
 
-def _from_environ(environ: Mapping[str, str]) -> tuple[Catalog, RunActions]:
-    actions = build_actions(settings_from_environ(environ), lambda_environment(environ))
-    return catalog_from_environ(environ), actions
-
-
-def dispatcher_from_environ(environ: Mapping[str, str]) -> tuple[Dispatcher, Reconciler, FreshnessWatch]:
-    """The dispatcher handler's services (the tick, the reconciliation pass, the freshness check), sharing
-    one RunActions."""
+def dispatcher_services(wiring: Wiring) -> tuple[Dispatcher, Reconciler, FreshnessCheck]:
+    """The dispatcher handler's services: the tick, the reconciliation pass, the freshness check."""
     from databridge_pipeline.services.dispatcher import Dispatcher
-    from databridge_pipeline.services.freshness_check import FreshnessWatch
+    from databridge_pipeline.services.freshness_check import FreshnessCheck
     from databridge_pipeline.services.reconciler import Reconciler
 
-    catalog, actions = _from_environ(environ)
-    return Dispatcher(catalog, actions), Reconciler(catalog, actions), FreshnessWatch(catalog, actions)
+    w = wiring
+    return (
+        Dispatcher(w.catalog, w.ledger, w.queue, w.settings),
+        Reconciler(w.catalog, w.ledger, w.batch, w.executor, w.settings, w.now),
+        FreshnessCheck(w.catalog, w.ledger, w.alerts, w.settings),
+    )
 
 
-def submitter_from_environ(environ: Mapping[str, str]) -> Submitter:
+def submitter_service(wiring: Wiring) -> Submitter:
     from databridge_pipeline.services.submitter import Submitter
 
-    return Submitter(*_from_environ(environ))
+    w = wiring
+    return Submitter(w.catalog, w.ledger, w.queue, w.executor, w.settings, w.now)
 
 
-def job_events_from_environ(environ: Mapping[str, str]) -> JobEvents:
+def job_events_service(wiring: Wiring) -> JobEvents:
     from databridge_pipeline.services.job_events import JobEvents
 
-    return JobEvents(*_from_environ(environ))
+    w = wiring
+    return JobEvents(w.catalog, w.ledger, w.executor, w.settings, w.now)

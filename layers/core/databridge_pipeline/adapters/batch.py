@@ -5,24 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from databridge_pipeline.domain.aws_events import JobState
 from databridge_pipeline.domain.job_requests import JobRequest
 
 # DescribeJobs takes at most 100 job ids a call.
 DESCRIBE_BATCH = 100
-
-
-class JobState(BaseModel):
-    """What DescribeJobs says of one job: the fields a run needs, as a state-change event would carry them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    job_id: str
-    status: str
-    status_reason: str | None = None
-    exit_code: int | None = None
-    log_stream: str | None = None
 
 
 class BatchJobs:

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from databridge_pipeline.domain.errors import SlotBusy, StaleRun
 from databridge_pipeline.domain.freshness import Freshness
 from databridge_pipeline.domain.pauses import Pause
 from databridge_pipeline.domain.runs import Run
@@ -37,18 +38,6 @@ PENDING_ALERTS_INDEX = "pending-alerts"
 PENDING_ALERT_KEY = "alert_pending"
 PENDING_ALERTS_INDEX_VALUE = "pending"
 Item = dict[str, str | int]
-
-
-class SlotBusy(Exception):
-    """The table's slot belongs to another run."""
-
-    def __init__(self, table: str, holder: str | None) -> None:
-        self.holder = holder
-        super().__init__(f"{table} is busy with run {holder}")
-
-
-class StaleRun(Exception):
-    """The run changed since it was read (another invocation moved it on)."""
 
 
 class LedgerThrottled(Exception):

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.adapters.batch import JobState
+from databridge_pipeline.domain.aws_events import JobState
 from databridge_pipeline.domain.runs import (
     Decision,
     Drop,

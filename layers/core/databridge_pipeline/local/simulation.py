@@ -20,11 +20,11 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from databridge_pipeline.domain.errors import RetryLater
 from databridge_pipeline.local.batch_events import job_state_change
 from databridge_pipeline.local.scenario import Scenario
 from databridge_pipeline.local.slack_standin import SlackStandIn
 from databridge_pipeline.local.stack import ACCOUNT, REGION, sqs_event
-from databridge_pipeline.services.executor import RetryLater
 
 # Lambda retries a failed asynchronous invocation twice, about one and two minutes later.
 ASYNC_RETRY_MINUTES = (1, 2)
@@ -105,6 +105,7 @@ class Simulation:
     _lost_events_left: dict[tuple[str, str], int] = field(default_factory=dict)
     _crashes_left: set[tuple[str, str]] = field(default_factory=set)
     _events_put: bool = False
+    _repairs: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.sqs = boto3.client("sqs", region_name=REGION)
@@ -114,18 +115,19 @@ class Simulation:
         self._lost_events_left = {(lost.table, lost.step): lost.times for lost in self.scenario.lost_events}
         self._crashes_left = {(crash.table, crash.step) for crash in self.scenario.crash_after_submit}
         for name in ("dispatcher", "submitter", "job_events"):
-            services = getattr(self.handlers[name], name)
-            services.actions.clock = self.clock
-            self._watch_submissions(services.actions.batch)
+            wiring = self.handlers[name].wiring
+            wiring.clock = self.clock
+            wiring.executor.on_repair = self._tally_repair
+            self._watch_submissions(wiring.batch)
+
+    def _tally_repair(self, kind: str, table: str) -> None:
+        self._repairs[kind] += 1
 
     def repairs(self) -> dict[str, int]:
         """Repairs by kind, over every handler (the dispatcher's pass and the take-overs of the others)."""
         from databridge_pipeline.domain.repairs import REPAIR_KINDS
 
-        total: Counter[str] = Counter()
-        for name in ("dispatcher", "submitter", "job_events"):
-            total += getattr(self.handlers[name], name).actions.repairs
-        return {kind: total.get(kind, 0) for kind in REPAIR_KINDS}
+        return {kind: self._repairs.get(kind, 0) for kind in REPAIR_KINDS}
 
     def duplicate_jobs(self) -> int:
         """Jobs submitted for a (run, step, attempt) that already had one."""
@@ -197,7 +199,7 @@ class Simulation:
         )["Attributes"]
         if any(int(n) for n in counts.values()):
             return False
-        ledger = self.handlers["dispatcher"].dispatcher.actions.ledger
+        ledger = self.handlers["dispatcher"].wiring.ledger
         return not ledger.slots() and not ledger.pending_alert_runs()
 
     def step(self, minute: int, tick: bool = True) -> None:

@@ -10,8 +10,9 @@ from databridge_pipeline.domain.catalog import Catalog
 from databridge_pipeline.domain.pauses import describe, pause_of
 from databridge_pipeline.domain.run_request import RunRequest, as_utc, scheduled_run_id
 from databridge_pipeline.domain.schedule import ScheduleIndex, Window
+from databridge_pipeline.domain.settings import PipelineSettings
 from databridge_pipeline.observability import count, logger
-from databridge_pipeline.services.executor import RunActions
+from databridge_pipeline.ports import Ledger, RunQueue
 
 # With no cursor yet, a tick covers the minute before it. After an outage, catch-up looks back at most
 # this far (one run per table, its latest, as Airflow's catchup=False).
@@ -29,9 +30,11 @@ class TickResult(BaseModel):
 
 
 class Dispatcher:
-    def __init__(self, catalog: Catalog, actions: RunActions) -> None:
+    def __init__(self, catalog: Catalog, ledger: Ledger, queue: RunQueue, settings: PipelineSettings) -> None:
         self.catalog = catalog
-        self.actions = actions
+        self.ledger = ledger
+        self.queue = queue
+        self.settings = settings
         self._index: ScheduleIndex | None = None
 
     @property
@@ -46,14 +49,14 @@ class Dispatcher:
         """Dispatch the window (cursor, time] (the tick's own time, never the clock)."""
         time = as_utc(time)
         logger.set_correlation_id(None)  # the tick is about no one run; the lines about a run name it
-        ledger = self.actions.ledger
+        ledger = self.ledger
         last = ledger.cursor()
         after = max(last, time - MAX_CATCH_UP) if last else time - FIRST_WINDOW
         window: Window | None = None
         dispatched = calls = skipped = 0
         if time > after:
             window = Window(after=after, until=time)
-            due = self.index.due(window) if self.actions.settings.schedule_enabled else []
+            due = self.index.due(window) if self.settings.schedule_enabled else []
             requests = [
                 RunRequest(
                     table=run.table,
@@ -64,7 +67,7 @@ class Dispatcher:
                 for run in due
             ]
             requests, skipped = self._skip_paused(requests)
-            calls = self.actions.queue.send_all(requests)
+            calls = self.queue.send_all(requests)
             ledger.advance_cursor(time)
             dispatched = len(requests)
             for request in requests:
@@ -73,8 +76,8 @@ class Dispatcher:
                     extra={"table": str(request.table), "run_id": request.run_id, "run_status": "dispatched"},
                 )
             if dispatched:
-                count("RunsDispatched", self.actions.settings.environment, value=dispatched)
-        count("Ticks", self.actions.settings.environment)  # the heartbeat alarm's metric
+                count("RunsDispatched", self.settings.environment, value=dispatched)
+        count("Ticks", self.settings.environment)  # the heartbeat alarm's metric
         return TickResult(window=window, dispatched=dispatched, send_calls=calls, skipped_paused=skipped)
 
     def _skip_paused(self, requests: list[RunRequest]) -> tuple[list[RunRequest], int]:
@@ -82,7 +85,7 @@ class Dispatcher:
         are read only when something is due: one Query, O(paused)."""
         if not requests:
             return requests, 0
-        pauses = self.actions.ledger.pauses()
+        pauses = self.ledger.pauses()
         kept: list[RunRequest] = []
         for request in requests:
             pause = pause_of(str(request.table), pauses)
@@ -95,5 +98,5 @@ class Dispatcher:
             )
         skipped = len(requests) - len(kept)
         if skipped:
-            count("FiresSkippedPaused", self.actions.settings.environment, value=skipped)
+            count("FiresSkippedPaused", self.settings.environment, value=skipped)
         return kept, skipped

@@ -18,8 +18,9 @@ from databridge_pipeline.domain.catalog import Catalog
 from databridge_pipeline.domain.freshness import StaleTable, stale_tables
 from databridge_pipeline.domain.pauses import pause_of
 from databridge_pipeline.domain.run_request import as_utc
+from databridge_pipeline.domain.settings import PipelineSettings
 from databridge_pipeline.observability import count, logger
-from databridge_pipeline.services.executor import RunActions
+from databridge_pipeline.ports import AlertSink, Ledger
 
 EVERY_MINUTES = 15
 
@@ -32,17 +33,19 @@ class FreshnessResult(BaseModel):
     alerts_not_sent: int
 
 
-class FreshnessWatch:
-    def __init__(self, catalog: Catalog, actions: RunActions) -> None:
+class FreshnessCheck:
+    def __init__(self, catalog: Catalog, ledger: Ledger, alerts: AlertSink, settings: PipelineSettings) -> None:
         self.catalog = catalog
-        self.actions = actions
+        self.ledger = ledger
+        self.alerts = alerts
+        self.settings = settings
 
     def check(self, time: datetime) -> FreshnessResult | None:
         """At the tick's ``time``; None on the ticks between checks, or when the schedule is off."""
         time = as_utc(time)
-        if time.minute % EVERY_MINUTES or not self.actions.settings.schedule_enabled:
+        if time.minute % EVERY_MINUTES or not self.settings.schedule_enabled:
             return None
-        ledger = self.actions.ledger
+        ledger = self.ledger
         records = ledger.freshness()
         scheduled = [str(t.id) for t in self.catalog if t.config.cron is not None]
         unseen = [table_id for table_id in scheduled if table_id not in records]
@@ -51,7 +54,7 @@ class FreshnessWatch:
         pauses = ledger.pauses()
         paused = [table_id for table_id in scheduled if pause_of(table_id, pauses) is not None]
         stale = stale_tables(self.catalog, records, paused, time)
-        env = self.actions.settings.environment
+        env = self.settings.environment
         count("StaleTables", env, value=len(stale), unit=MetricUnit.Count)
         alerted = not_sent = 0
         for table in stale:
@@ -68,7 +71,7 @@ class FreshnessWatch:
         next check."""
         table = self.catalog.get(stale.table)
         assert table is not None and table.config.cron is not None  # stale_tables only returns these
-        env = self.actions.settings.environment
+        env = self.settings.environment
         alert = StaleAlert(
             environment=env,
             table=stale.table,
@@ -82,11 +85,11 @@ class FreshnessWatch:
             extra={"table": stale.table, "run_status": "stale"},
         )
         try:
-            self.actions.alerts.post(alert)
+            self.alerts.post(alert)
         except Exception as error:
             count("AlertsNotSent", env, stale.table, outcome="stale")
             logger.warning(f"stale alert for {stale.table} not posted ({type(error).__name__}); tried again next check")
             return False
         count("AlertsSent", env, stale.table, outcome="stale")
-        self.actions.ledger.stale_alerted(stale.table, stale.reference)
+        self.ledger.stale_alerted(stale.table, stale.reference)
         return True

@@ -6,19 +6,25 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from databridge_pipeline.domain.batch_events import BatchJobStateChange, job_outcome
+from databridge_pipeline.domain.aws_events import BatchJobStateChange, job_outcome
 from databridge_pipeline.domain.catalog import Catalog
 from databridge_pipeline.domain.repairs import RetryPolicy
 from databridge_pipeline.domain.runs import Drop, Wait, on_job_outcome
+from databridge_pipeline.domain.settings import PipelineSettings
 from databridge_pipeline.observability import count, logger
-from databridge_pipeline.services.executor import RunActions
+from databridge_pipeline.ports import Clock, Ledger
+from databridge_pipeline.services.executor import RunExecutor
 
 
 class JobEvents:
-    def __init__(self, catalog: Catalog, actions: RunActions) -> None:
+    def __init__(
+        self, catalog: Catalog, ledger: Ledger, executor: RunExecutor, settings: PipelineSettings, clock: Clock
+    ) -> None:
         self.catalog = catalog
-        self.actions = actions
-        settings = actions.settings
+        self.ledger = ledger
+        self.executor = executor
+        self.settings = settings
+        self.clock = clock
         # The settings may name a queue or give its ARN (the template passes ARNs); events carry ARNs.
         self.our_queues = {q.rsplit("/", 1)[-1] for q in (settings.extract_job_queue, settings.carto_job_queue)}
 
@@ -42,12 +48,12 @@ class JobEvents:
         if table is None:
             logger.error(f"job {outcome.job_id} names table {outcome.table}, which has no config; ignored")
             return "ignored"
-        settings = self.actions.settings
+        settings = self.settings
         policy = RetryPolicy.of(table, settings)
-        run = self.actions.ledger.get_run(outcome.table, outcome.run_id)
-        decision = on_job_outcome(run, outcome, policy.retries, policy.delay_minutes, self.actions.clock())
+        run = self.ledger.get_run(outcome.table, outcome.run_id)
+        decision = on_job_outcome(run, outcome, policy.retries, policy.delay_minutes, self.clock())
         if not isinstance(decision, Drop | Wait) and getattr(decision, "save", True):
             result = "succeeded" if outcome.status == "SUCCEEDED" else "failed"
             count("StepsFinished", settings.environment, outcome.table, step=outcome.step, outcome=result)
-        self.actions.apply(decision, table)
+        self.executor.apply(decision, table)
         return decision.kind

@@ -2,7 +2,7 @@
 
 It walks the taken run slots (one Query) and the runs with unsent alerts (a sparse index), asks Batch about
 submitted jobs in calls of 100, and applies ``reconcile.reconcile_run``'s decisions through the same
-``RunActions`` as the events. A run it cannot move and that is past its timeout is alerted as stuck, once.
+executor as the events. A run it cannot move and that is past its timeout is alerted as stuck, once.
 Cost per pass: O(active runs + pending alerts), never O(ledger).
 """
 
@@ -14,13 +14,15 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
-from databridge_pipeline.adapters.batch import JobState
-from databridge_pipeline.adapters.ledger import StaleRun
+from databridge_pipeline.domain.aws_events import JobState
 from databridge_pipeline.domain.catalog import Catalog
-from databridge_pipeline.domain.repairs import REPAIR_KINDS, RetryPolicy, job_to_poll, reconcile_run
+from databridge_pipeline.domain.errors import RetryLater, StaleRun
+from databridge_pipeline.domain.repairs import REPAIR_KINDS, RepairKind, RetryPolicy, job_to_poll, reconcile_run
 from databridge_pipeline.domain.runs import Run, step_since, stuck_runs
+from databridge_pipeline.domain.settings import PipelineSettings
 from databridge_pipeline.observability import count, log_run, logger
-from databridge_pipeline.services.executor import RetryLater, RunActions
+from databridge_pipeline.ports import BatchJobs, Clock, Ledger
+from databridge_pipeline.services.executor import RunExecutor
 
 
 class PassResult(BaseModel):
@@ -37,25 +39,35 @@ class PassResult(BaseModel):
 
 
 class Reconciler:
-    def __init__(self, catalog: Catalog, actions: RunActions) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        ledger: Ledger,
+        batch: BatchJobs,
+        executor: RunExecutor,
+        settings: PipelineSettings,
+        clock: Clock,
+    ) -> None:
         self.catalog = catalog
-        self.actions = actions
+        self.ledger = ledger
+        self.batch = batch
+        self.executor = executor
+        self.settings = settings
+        self.clock = clock
 
     def run_pass(self) -> PassResult:
-        """One pass at the actions' clock. A run that fails to reconcile is logged and left for the next
+        """One pass at the clock's time. A run that fails to reconcile is logged and left for the next
         pass; the others go on."""
-        now = self.actions.clock()
-        ledger, batch = self.actions.ledger, self.actions.batch
-        before = Counter(self.actions.repairs)
+        now = self.clock()
+        ledger, batch = self.ledger, self.batch
+        repairs: Counter[RepairKind] = Counter()
         calls_before = batch.describe_calls
         errors = 0
         active: list[Run] = []
         for table_id, run_id, run in ledger.slots():
-            if run is None:  # a slot whose run the ledger does not have (it expired, or a write was lost)
-                ledger.free_slot(table_id, run_id)
-                logger.warning(f"freed the slot of {table_id}: run {run_id} is not in the ledger")
-                self.actions.repairs["freed"] += 1
-                count("Repairs", self.actions.settings.environment, table_id, kind="freed")
+            if run is None:
+                self.executor.free_orphan_slot(table_id, run_id)
+                repairs["freed"] += 1
             else:
                 active.append(run)
         polled = [job for run in active if (job := job_to_poll(run, now)) is not None]
@@ -64,7 +76,9 @@ class Reconciler:
         for run in active:
             logger.set_correlation_id(run.run_id)
             try:
-                still_running.extend(self._reconcile(run, jobs, now))
+                running, repair = self._reconcile(run, jobs, now)
+                still_running.extend(running)
+                repairs.update([repair] if repair else [])
             except (StaleRun, RetryLater) as moved:  # an event or message got there first: nothing to do
                 logger.info(f"{run.table} {run.run_id}: left as it is ({moved})")
             except Exception:
@@ -73,9 +87,8 @@ class Reconciler:
         logger.set_correlation_id(None)
         stuck_alerted, tried = self._alert_stuck(still_running, now)
         posted, pending = self._post_pending_alerts(tried)
-        repairs = self.actions.repairs - before
         oldest = max(((now - r.updated_at).total_seconds() / 60 for r in pending), default=0.0)
-        env = self.actions.settings.environment
+        env = self.settings.environment
         count("ReconcilePasses", env)
         if pending:  # the alarm "alerts not reaching Slack" fires past 30 minutes
             count("AlertsPending", env, value=len(pending))
@@ -91,20 +104,22 @@ class Reconciler:
             errors=errors,
         )
 
-    def _reconcile(self, run: Run, jobs: dict[str, JobState], now: datetime) -> list[Run]:
-        """Apply the run's repair, if any; returns the run when it is still running afterwards."""
+    def _reconcile(self, run: Run, jobs: dict[str, JobState], now: datetime) -> tuple[list[Run], RepairKind | None]:
+        """Apply the run's repair, if any; returns the run when it is still running afterwards, and the
+        repair made (a resubmission that found its job already submitted is an adoption)."""
         table = self.catalog.get(run.table)
         if table is None:
             logger.error(f"run {run.run_id} names table {run.table}, which has no config; left as it is")
-            return [run]
-        repair = reconcile_run(run, jobs, RetryPolicy.of(table, self.actions.settings), now)
+            return [run], None
+        repair = reconcile_run(run, jobs, RetryPolicy.of(table, self.settings), now)
         if repair is None:
-            return [run]
-        adopted = self.actions.repairs["adopted"]
-        saved = self.actions.apply(repair.decision, table)
-        if repair.kind != "resubmitted" or self.actions.repairs["adopted"] == adopted:
-            self.actions.repaired(repair.kind, saved or run)
-        return [saved] if saved is not None and not saved.finished else []
+            return [run], None
+        applied = self.executor.apply(repair.decision, table)
+        saved = applied.run
+        if applied.repair is None:
+            self.executor.repaired(repair.kind, saved or run)
+        made = applied.repair or repair.kind
+        return ([saved] if saved is not None and not saved.finished else []), made
 
     def _alert_stuck(self, runs: list[Run], now: datetime) -> tuple[int, set[str]]:
         """Alert once per stuck run; when Slack refuses, the alert stays pending for the next pass.
@@ -117,10 +132,10 @@ class Reconciler:
             try:
                 pending = run
                 if run.stuck_alert == "none":
-                    count("StuckRuns", self.actions.settings.environment, run.table)
-                    pending = self.actions.ledger.save_run(run.model_copy(update={"stuck_alert": "pending"}))
+                    count("StuckRuns", self.settings.environment, run.table)
+                    pending = self.ledger.save_run(run.model_copy(update={"stuck_alert": "pending"}))
                     log_run("stuck", pending, state=run.step.status, since=step_since(run).isoformat())
-                alerted += self.actions.try_post_alert(pending, "run_stuck").stuck_alert == "sent"
+                alerted += self.executor.try_post_alert(pending, "run_stuck").stuck_alert == "sent"
             except StaleRun:
                 logger.info(f"{run.table} {run.run_id} moved on while being alerted as stuck; checked next pass")
         return alerted, tried
@@ -129,11 +144,11 @@ class Reconciler:
         """Post every alert Slack has not accepted yet; returns how many went out and those still pending."""
         posted = 0
         pending: list[Run] = []
-        for run in self.actions.ledger.pending_alert_runs():
+        for run in self.ledger.pending_alert_runs():
             if run.run_id in tried and run.alert != "pending":
                 pending.append(run)  # its stuck alert was just tried above
                 continue
-            after = self.actions.try_post_alert(run, "run_failed" if run.alert == "pending" else "run_stuck")
+            after = self.executor.try_post_alert(run, "run_failed" if run.alert == "pending" else "run_stuck")
             if "pending" in (after.alert, after.stuck_alert):
                 pending.append(after)
             else:

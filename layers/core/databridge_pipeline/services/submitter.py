@@ -8,13 +8,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from databridge_pipeline.adapters.ledger import SlotBusy
 from databridge_pipeline.domain.catalog import Catalog
+from databridge_pipeline.domain.errors import SlotBusy
 from databridge_pipeline.domain.run_request import RunRequest, run_id_for
 from databridge_pipeline.domain.runs import RequestRejected, on_request
+from databridge_pipeline.domain.settings import PipelineSettings
 from databridge_pipeline.domain.tables import Table
 from databridge_pipeline.observability import count, logger
-from databridge_pipeline.services.executor import RunActions
+from databridge_pipeline.ports import Clock, Ledger, RunQueue
+from databridge_pipeline.services.executor import RunExecutor
 
 # A request for a busy table is sent back to the queue to wait this long (SQS's longest delay is 900 s).
 HOLD_BACK_SECONDS = 300
@@ -25,9 +27,21 @@ class BadMessage(ValueError):
 
 
 class Submitter:
-    def __init__(self, catalog: Catalog, actions: RunActions) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        ledger: Ledger,
+        queue: RunQueue,
+        executor: RunExecutor,
+        settings: PipelineSettings,
+        clock: Clock,
+    ) -> None:
         self.catalog = catalog
-        self.actions = actions
+        self.ledger = ledger
+        self.queue = queue
+        self.executor = executor
+        self.settings = settings
+        self.clock = clock
 
     def handle_batch(self, records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
         """SQS records -> the partial batch response: each record that raised is reported alone (and comes
@@ -49,22 +63,20 @@ class Submitter:
             request, table = self._parse(body)
             run_id = run_id_for(request, message_id)
             logger.set_correlation_id(run_id)
-            run = self.actions.ledger.get_run(str(table.id), run_id)
+            run = self.ledger.get_run(str(table.id), run_id)
             try:
-                decision = on_request(
-                    run, request, table, run_id, self.actions.clock(), self.actions.settings.command_set
-                )
+                decision = on_request(run, request, table, run_id, self.clock(), self.settings.command_set)
             except RequestRejected as error:
                 raise BadMessage(str(error)) from None
         except BadMessage as error:
             logger.warning(f"rejected message {message_id}: {error}", extra={"message_id": message_id})
-            count("MessagesRejected", self.actions.settings.environment)
+            count("MessagesRejected", self.settings.environment)
             raise
         try:
-            self.actions.apply(decision, table)
+            self.executor.apply(decision, table)
         except SlotBusy as busy:
             held = request.model_copy(update={"run_id": run_id})
-            self.actions.queue.send(held, delay_seconds=HOLD_BACK_SECONDS)
+            self.queue.send(held, delay_seconds=HOLD_BACK_SECONDS)
             logger.info(
                 f"{table.id} is busy with run {busy.holder}; run {run_id} held back {HOLD_BACK_SECONDS} s",
                 extra={"table": str(table.id), "run_id": run_id, "run_status": "held_back"},

@@ -16,6 +16,18 @@ from databridge_pipeline.domain.runs import JobOutcome
 from databridge_pipeline.domain.step_kinds import STEP_NAMES
 
 
+class JobState(BaseModel):
+    """What DescribeJobs says of one job: the fields a run needs, as a state-change event would carry them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    status: str
+    status_reason: str | None = None
+    exit_code: int | None = None
+    log_stream: str | None = None
+
+
 class BatchContainer(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
