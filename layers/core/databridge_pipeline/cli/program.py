@@ -3,135 +3,45 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
-import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from databridge_pipeline.configs.loader import check_tables, load_tables
+from databridge_pipeline.cli.args import (
+    CommandFailed,
+    UsageError,
+    add_command,
+    chosen_command_set,
+    configs_dir,
+    configured_tables,
+    find_table,
+    parse_duration,
+    parse_time,
+    positive_hours,
+    positive_int,
+    tables_under,
+    writable_file,
+)
+from databridge_pipeline.cli.aws import add_stack_options, aws_errors, open_stack
+from databridge_pipeline.cli.output import cut, iso_utc, print_table
+from databridge_pipeline.configs.loader import check_tables
 from databridge_pipeline.configs.manifest import write_manifest
 from databridge_pipeline.configs.problems import ConfigError
 from databridge_pipeline.domain.freshness import age
 from databridge_pipeline.domain.job_requests import run_job_requests, step_names
 from databridge_pipeline.domain.schedule import Window, due_runs, next_fire_time
-from databridge_pipeline.domain.settings import CommandSet, settings_for
+from databridge_pipeline.domain.settings import settings_for
 from databridge_pipeline.domain.step_kinds import COMMAND_SETS, STEP_NAMES
 from databridge_pipeline.domain.tables import Table
 
-if TYPE_CHECKING:
-    from databridge_pipeline.cli.stack import Stack
-
-DEFAULT_CONFIGS = "table_configs"
-MAX_HOURS = 24 * 366
-
-
-class UsageError(Exception):
-    """A mistake in what the operator typed; printed without a traceback."""
-
-
-class CommandFailed(Exception):
-    """The command could not do its work (e.g. no such stack); printed without a traceback, exit 1."""
-
-
-def iso_utc(moment: datetime) -> str:
-    """ISO-8601 in UTC with a ``Z``: the one time format the CLI prints."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """ISO-8601; a time without an offset is UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"{text!r} is not an ISO-8601 time (e.g. 2026-11-24T11:00 or 2026-11-24T06:00-05:00)"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def positive_hours(text: str) -> float:
-    """``--hours``: a positive, finite number of hours, at most a year."""
-    try:
-        hours = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours (e.g. 24 or 1.5)") from None
-    if not math.isfinite(hours) or hours <= 0 or hours > MAX_HOURS:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number of hours above 0 and at most {MAX_HOURS}")
-    return hours
-
-
-def parse_duration(text: str) -> timedelta:
-    """``--since``: ``90m``, ``24h``, ``7d``."""
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    number, unit = text[:-1], text[-1:]
-    try:
-        amount = float(number)
-    except ValueError:
-        amount = math.nan
-    if unit not in units or not math.isfinite(amount) or amount <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90m, 24h or 7d)")
-    return timedelta(**{units[unit]: amount})
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
-    return value
-
-
-def writable_file(option: str, text: str) -> Path:
-    """A file the command will write at the end: its folder must exist and be writable now, before any
-    work, so that a long run does not end in an error."""
-    path = Path(text)
-    folder = path.parent
-    if path.is_dir():
-        raise UsageError(f"{option} {text}: is a folder; give a file name")
-    if not folder.is_dir():
-        raise UsageError(f"{option} {text}: folder {folder} does not exist (create it, or choose another path)")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UsageError(f"{option} {text}: not writable (choose another path)")
-    return path
-
-
-def _configs_dir(args: argparse.Namespace) -> Path:
-    return Path(args.configs or os.environ.get("DATABRIDGE_CONFIGS") or DEFAULT_CONFIGS)
-
-
-def _command_set(args: argparse.Namespace) -> CommandSet:
-    """``--command-set``, else the environment's ``COMMAND_SET``, else legacy (as the template's default)."""
-    chosen = getattr(args, "command_set", None) or os.environ.get("COMMAND_SET") or "legacy"
-    if chosen not in COMMAND_SETS:
-        raise UsageError(f"COMMAND_SET {chosen!r} is not one of {', '.join(COMMAND_SETS)}")
-    return chosen
-
-
-def _tables(args: argparse.Namespace) -> list[Table]:
-    return load_tables(_configs_dir(args))
-
-
-def find_table(tables: Sequence[Table], table_id: str) -> Table:
-    """The table with this id, or a UsageError that suggests the nearest ids."""
-    by_id = {str(t.id): t for t in tables}
-    if table_id in by_id:
-        return by_id[table_id]
-    guesses = difflib.get_close_matches(table_id, by_id, n=3, cutoff=0.8)
-    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else " (`databridge-pipeline tables` lists them)"
-    raise UsageError(f"unknown table {table_id!r}{hint}")
-
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    tables, problems = check_tables(_configs_dir(args))
+    tables, problems = check_tables(configs_dir(args))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -145,7 +55,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_tables(args: argparse.Namespace) -> int:
     now = parse_time(args.now) if args.now else datetime.now(UTC)
     rows: list[dict[str, Any]] = []
-    for table in _tables(args):
+    for table in configured_tables(args):
         cron = table.config.cron
         rows.append(
             {
@@ -154,13 +64,13 @@ def cmd_tables(args: argparse.Namespace) -> int:
                 "schedule": cron or "manual",
                 "timezone": table.config.timezone,
                 "next_run": iso_utc(next_fire_time(cron, table.config.timezone, now)) if cron else None,
-                "steps": step_names(table, _command_set(args)),
+                "steps": step_names(table, chosen_command_set(args)),
             }
         )
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        _print_table(
+        print_table(
             ["TABLE", "SOURCE", "SCHEDULE", "TIMEZONE", "NEXT RUN (UTC)", "STEPS"],
             [
                 [r["table"], r["source"], r["schedule"], r["timezone"], r["next_run"] or "-", ",".join(r["steps"])]
@@ -174,7 +84,7 @@ def cmd_due(args: argparse.Namespace) -> int:
     window = Window(after=parse_time(args.from_), until=parse_time(args.to))
     if window.until < window.after:
         raise UsageError("--to is before --from")
-    runs = due_runs(_tables(args), window, latest_only=args.latest_only)
+    runs = due_runs(configured_tables(args), window, latest_only=args.latest_only)
     if args.json:
         print(json.dumps([{"table": str(r.table), "scheduled_for": iso_utc(r.scheduled_for)} for r in runs], indent=2))
     else:
@@ -185,8 +95,8 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 
 def cmd_commands(args: argparse.Namespace) -> int:
-    table = find_table(_tables(args), args.table)
-    requests = run_job_requests(table, settings_for(args.env, {"COMMAND_SET": _command_set(args)}), args.run_id)
+    table = find_table(configured_tables(args), args.table)
+    requests = run_job_requests(table, settings_for(args.env, {"COMMAND_SET": chosen_command_set(args)}), args.run_id)
     if args.json:
         print(json.dumps([r.model_dump() for r in requests], indent=2))
         return 0
@@ -198,47 +108,9 @@ def cmd_commands(args: argparse.Namespace) -> int:
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
-    count = write_manifest(_configs_dir(args), Path(args.out))
+    count = write_manifest(configs_dir(args), Path(args.out))
     print(f"wrote {count} table(s) to {args.out}")
     return 0
-
-
-@contextmanager
-def _aws() -> Iterator[None]:
-    """Around the operator commands' AWS side: its errors become one line saying what to do (exit 1).
-    ``operators`` (and so boto3) is imported only by the commands that call AWS."""
-    from databridge_pipeline.cli import stack as operators
-
-    try:
-        yield
-    except operators.OperatorError as error:
-        raise CommandFailed(str(error)) from None
-
-
-def _stack(args: argparse.Namespace) -> Stack:
-    from databridge_pipeline.cli.stack import Stack, default_stack_name
-
-    return Stack(
-        args.stack_name or default_stack_name(args.env),
-        region=args.region,
-        endpoint_url=args.endpoint_url,
-        queue_url=getattr(args, "queue_url", None),
-        ledger_table=getattr(args, "ledger_table", None),
-    )
-
-
-def tables_under(tables: Sequence[Table], prefix: str) -> list[str]:
-    """The ids of the tables ``prefix`` covers, or a UsageError suggesting what was meant."""
-    from databridge_pipeline.domain.pauses import under
-
-    ids = [str(t.id) for t in tables]
-    covered = [table_id for table_id in ids if under(prefix, table_id)]
-    if covered:
-        return covered
-    prefixes = sorted({"/".join(i.split("/")[:n]) for i in ids for n in range(1, i.count("/") + 2)})
-    guesses = difflib.get_close_matches(prefix.rstrip("/"), prefixes, n=1, cutoff=0.75)
-    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else " (`databridge-pipeline tables` lists them)"
-    raise UsageError(f"no table is {prefix!r} or under it{hint}")
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
@@ -251,13 +123,13 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         raise UsageError("name a TABLE, or give --failed to rerun every table whose latest run failed")
     if args.since or args.prefix or args.dry_run:
         raise UsageError("--since, --prefix and --dry-run go with --failed")
-    table = find_table(_tables(args), args.table)
-    names = step_names(table, _command_set(args))
+    table = find_table(configured_tables(args), args.table)
+    names = step_names(table, chosen_command_set(args))
     if args.from_step and args.from_step not in names:
         steps = ", ".join(names)
         raise UsageError(f"{table.id} has no step {args.from_step!r} (its steps: {steps})")
-    stack = _stack(args)
-    with _aws():
+    stack = open_stack(args)
+    with aws_errors():
         pause = None if args.force else pause_of(str(table.id), stack.pauses())
         if pause is not None:
             raise CommandFailed(
@@ -276,14 +148,14 @@ def _rerun_failed(args: argparse.Namespace) -> int:
 
     if args.table is not None or args.from_step:
         raise UsageError("--failed reruns each table from its own failed step; leave out TABLE and --from-step")
-    tables = _tables(args)
+    tables = configured_tables(args)
     if args.prefix:
         covered = set(tables_under(tables, args.prefix))
         tables = [t for t in tables if str(t.id) in covered]
     since = datetime.now(UTC) - (args.since or parse_duration("24h"))
-    command_set = _command_set(args)
-    stack = _stack(args)
-    with _aws():
+    command_set = chosen_command_set(args)
+    stack = open_stack(args)
+    with aws_errors():
         runs, _ = stack.runs_and_freshness([str(t.id) for t in tables])
         pauses = stack.pauses()
         steps = {str(t.id): step_names(t, command_set) for t in tables}
@@ -293,7 +165,7 @@ def _rerun_failed(args: argparse.Namespace) -> int:
         for rerun in reruns:
             what = (
                 f"{rerun.table} from {rerun.from_step} (run {rerun.failed_run} failed "
-                f"{iso_utc(rerun.failed_at)}: {_cut(' '.join((rerun.reason or 'no reason given').split()), 60)})"
+                f"{iso_utc(rerun.failed_at)}: {cut(' '.join((rerun.reason or 'no reason given').split()), 60)})"
             )
             if args.dry_run:
                 print(f"would  rerun {what}")
@@ -306,7 +178,7 @@ def _rerun_failed(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    tables = _tables(args)
+    tables = configured_tables(args)
     if args.table:
         if args.prefix or args.failed or args.stale:
             raise UsageError("--prefix, --failed and --stale choose among every table; leave out TABLE")
@@ -316,8 +188,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         tables = [t for t in tables if str(t.id) in covered]
     from databridge_pipeline.domain.table_status import table_statuses
 
-    stack = _stack(args)
-    with _aws():
+    stack = open_stack(args)
+    with aws_errors():
         runs, freshness = stack.runs_and_freshness([str(t.id) for t in tables])
         pauses = stack.pauses()
     now = datetime.now(UTC)
@@ -329,7 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         return 0
-    _print_table(
+    print_table(
         ["TABLE", "STATE", "STEP", "UPDATED (UTC)", "NEXT (UTC)", "LAST SUCCESS", "PAUSED", "REASON"],
         [
             [
@@ -339,8 +211,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 iso_utc(r.updated_at) if r.updated_at else "-",
                 iso_utc(r.next_fire) if r.next_fire else "manual",
                 f"{age(r.last_success, now)} ago" if r.last_success else "never",
-                f"by {r.paused.prefix}: {_cut(r.paused.reason, 30)}" if r.paused else "-",
-                _cut(r.reason or "-", 60),
+                f"by {r.paused.prefix}: {cut(r.paused.reason, 30)}" if r.paused else "-",
+                cut(r.reason or "-", 60),
             ]
             for r in rows
         ],
@@ -352,12 +224,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _table_runs(args: argparse.Namespace, table: Table) -> int:
     """``status TABLE``: its latest runs, newest first."""
-    with _aws():
-        runs = _stack(args).latest_runs([str(table.id)], args.limit)
+    with aws_errors():
+        runs = open_stack(args).latest_runs([str(table.id)], args.limit)
     if args.json:
         print(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
         return 0
-    _print_table(
+    print_table(
         ["TABLE", "RUN", "STATUS", "STEP", "STEP STATUS", "ATTEMPTS", "UPDATED (UTC)"],
         [
             [r.table, r.run_id, r.status, r.step.name, r.step.status, str(r.step.attempts), iso_utc(r.updated_at)]
@@ -369,19 +241,15 @@ def _table_runs(args: argparse.Namespace, table: Table) -> int:
     return 0
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def cmd_pause(args: argparse.Namespace) -> int:
     from databridge_pipeline.domain.pauses import Pause
 
     prefix = args.prefix.rstrip("/")
-    covered = tables_under(_tables(args), prefix)
+    covered = tables_under(configured_tables(args), prefix)
     if not args.reason.strip():
         raise UsageError("--reason must say why (it is shown by status)")
-    stack = _stack(args)
-    with _aws():
+    stack = open_stack(args)
+    with aws_errors():
         pause = Pause(prefix=prefix, reason=args.reason.strip(), paused_at=datetime.now(UTC), paused_by=stack.caller())
         replaced = stack.pause(pause)
     verb = "pause updated" if replaced else "paused"
@@ -394,9 +262,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from databridge_pipeline.domain.pauses import describe, pause_of
 
     prefix = args.prefix.rstrip("/")
-    covered = tables_under(_tables(args), prefix)
-    stack = _stack(args)
-    with _aws():
+    covered = tables_under(configured_tables(args), prefix)
+    stack = open_stack(args)
+    with aws_errors():
         resumed = stack.resume(prefix)
         still = {table: pause_of(table, stack.pauses()) for table in covered}
     still_paused = {table: pause for table, pause in still.items() if pause is not None}
@@ -428,8 +296,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         scenario = load_scenario(Path(args.scenario)) if args.scenario else Scenario()
     except ScenarioError as error:
         raise UsageError(str(error)) from None
-    command_set = _command_set(args)
-    tables = _tables(args)
+    command_set = chosen_command_set(args)
+    tables = configured_tables(args)
     problems = unknown_names(scenario, {str(t.id): step_names(t, command_set) for t in tables})
     if problems:
         raise UsageError(f"{args.scenario}: {'; '.join(problems)}")
@@ -440,7 +308,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     else:
         start = default_start()
     print(
-        f"Simulating {args.hours:g} h from {iso_utc(start)} over {_configs_dir(args)} ({args.env})",
+        f"Simulating {args.hours:g} h from {iso_utc(start)} over {configs_dir(args)} ({args.env})",
         file=sys.stderr,
     )
 
@@ -453,11 +321,11 @@ def cmd_local(args: argparse.Namespace) -> int:
         if args.serve:
             from databridge_pipeline.local.serve import serve
 
-            serve(simulation, args.env, _configs_dir(args), out, port=args.port)
+            serve(simulation, args.env, configs_dir(args), out, port=args.port)
 
     with log.open("w", encoding="utf-8") as handler_log:
         result = run_local(
-            configs=_configs_dir(args),
+            configs=configs_dir(args),
             start=start,
             hours=args.hours,
             scenario=scenario,
@@ -483,12 +351,6 @@ def _check_port_free(port: int) -> None:
             ) from None
 
 
-def _print_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="databridge-pipeline",
@@ -498,11 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument(
-            "--configs", metavar="DIR", help=f"table config folder (default: $DATABRIDGE_CONFIGS or {DEFAULT_CONFIGS})"
-        )
-        return sub
+        return add_command(commands, name, help_text)
 
     add("validate", "check every table config; one line per problem as path:line: message").set_defaults(
         run=cmd_validate
@@ -550,13 +408,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local.set_defaults(run=cmd_local)
 
-    def add_aws(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--env", choices=["dev", "prod"], required=True, help="which deployed stack")
-        sub.add_argument("--stack-name", help="CloudFormation stack (default: databridge-pipeline-ENV)")
-        sub.add_argument("--region", help="AWS region (default: your AWS configuration's)")
-        sub.add_argument("--endpoint-url", metavar="URL", help="send every AWS call here (e.g. a local moto server)")
-        sub.add_argument("--ledger-table", help="the run ledger (default: the stack's LedgerTableName output)")
-
     rerun = add("rerun", "send a run request for TABLE, or for every table whose latest run failed, to the run queue")
     rerun.add_argument("table", metavar="TABLE", nargs="?", help="table id, e.g. databridge/lni/inspections")
     rerun.add_argument(
@@ -571,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--from-step", choices=STEP_NAMES, help="start at this step (default: the first)")
     rerun.add_argument("--command-set", choices=COMMAND_SETS, help="the stack's CLI generation (default: legacy)")
     rerun.add_argument("--queue-url", metavar="URL", help="the run queue (default: the stack's RunQueueUrl output)")
-    add_aws(rerun)
+    add_stack_options(rerun)
     rerun.set_defaults(run=cmd_rerun)
 
     status = add(
@@ -584,18 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--failed", action="store_true", help="only tables whose latest run failed")
     status.add_argument("--stale", action="store_true", help="only tables not refreshed when their schedule says")
     status.add_argument("--json", action="store_true", help="print JSON")
-    add_aws(status)
+    add_stack_options(status)
     status.set_defaults(run=cmd_status)
 
     pause = add("pause", "skip the scheduled runs of a table, or of every table under a prefix, until resume")
     pause.add_argument("prefix", metavar="PREFIX", help="a table id or a prefix of ids, e.g. databridge/lni")
     pause.add_argument("--reason", required=True, help="why (shown by status), e.g. 'Oracle maintenance'")
-    add_aws(pause)
+    add_stack_options(pause)
     pause.set_defaults(run=cmd_pause)
 
     resume = add("resume", "run the scheduled runs of a paused table or prefix again")
     resume.add_argument("prefix", metavar="PREFIX", help="exactly as it was paused, e.g. databridge/lni")
-    add_aws(resume)
+    add_stack_options(resume)
     resume.set_defaults(run=cmd_resume)
 
     manifest = add("manifest", "validate every config and compile them into one JSON manifest (used by sam build)")
