@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from cost_model import legacy_monthly_usd, pipeline_monthly_usd  # noqa: E402
 from table_mix import clock_mixture, generate_configs, mixture  # noqa: E402
 
-from databridge_pipeline.adapters.batch import BatchJobs  # noqa: E402
-from databridge_pipeline.adapters.run_queue import RunQueue  # noqa: E402
+from databridge_pipeline.adapters.batch import AwsBatchJobs  # noqa: E402
+from databridge_pipeline.adapters.run_queue import SqsRunQueue  # noqa: E402
 from databridge_pipeline.bootstrap import Wiring, dispatcher_services, job_events_service  # noqa: E402
 from databridge_pipeline.configs.loader import load_tables  # noqa: E402
 from databridge_pipeline.configs.manifest import load_catalog, write_manifest  # noqa: E402
@@ -166,8 +166,8 @@ def actions(catalog: Catalog, clock: Callable[[], datetime]) -> tuple[Wiring, Co
         catalog=catalog,
         settings=settings_for("prod"),
         ledger=ledger,  # type: ignore[arg-type]
-        batch=BatchJobs(batch),
-        queue=RunQueue(sqs, "https://sqs.us-east-1.amazonaws.com/123456789012/runs"),
+        batch=AwsBatchJobs(batch),
+        queue=SqsRunQueue(sqs, "https://sqs.us-east-1.amazonaws.com/123456789012/runs"),
         alerts=NoAlerts(),
         links=LogLinks(region="us-east-1", log_group="/aws/batch/job"),
         clock=clock,

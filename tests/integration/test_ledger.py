@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from databridge_pipeline.adapters import ledger as ledger_module
-from databridge_pipeline.adapters.ledger import Ledger, LedgerThrottled, _attributes, _run_key
+from databridge_pipeline.adapters.ledger import DynamoLedger, LedgerThrottled, _attributes, _run_key
 from databridge_pipeline.domain.runs import Run, StepRecord
 
 AT = datetime(2026, 11, 24, 11, 15, tzinfo=UTC)
@@ -40,7 +40,7 @@ def count_calls(client: Any) -> dict[str, int]:
 
 def test_slots_reads_a_hundred_runs_a_call_and_reports_a_slot_without_its_run(stack):
     client = boto3.client("dynamodb")
-    ledger = Ledger(client, stack.env["LEDGER_TABLE"])
+    ledger = DynamoLedger(client, stack.env["LEDGER_TABLE"])
     runs = [ledger.start_run(active_run(index)) for index in range(150)]
     stack.ledger.put_item(Item={"pk": "SLOT", "sk": "databridge/schema/lost", "run_id": "manual-lost", "since": "x"})
     calls = count_calls(client)
@@ -54,10 +54,10 @@ def test_slots_reads_a_hundred_runs_a_call_and_reports_a_slot_without_its_run(st
 
 
 @pytest.fixture
-def stubbed(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> tuple[Ledger, Stubber]:
+def stubbed(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> tuple[DynamoLedger, Stubber]:
     monkeypatch.setattr(ledger_module.time, "sleep", lambda seconds: None)
     client = boto3.client("dynamodb")
-    return Ledger(client, "ledger"), Stubber(client)
+    return DynamoLedger(client, "ledger"), Stubber(client)
 
 
 def slot_query(run: Run) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def test_a_run_still_unprocessed_after_every_attempt_fails_the_read_rather_than_
 
 
 def test_the_latest_finished_run_is_kept_per_table_and_an_older_one_finishing_late_does_not_replace_it(stack):
-    ledger = Ledger(boto3.client("dynamodb"), stack.env["LEDGER_TABLE"])
+    ledger = DynamoLedger(boto3.client("dynamodb"), stack.env["LEDGER_TABLE"])
     older, newer = active_run(1), active_run(1).model_copy(update={"run_id": "manual-later"})
     newer = newer.model_copy(update={"created_at": AT.replace(hour=12), "status": "succeeded"})
 
@@ -114,7 +114,7 @@ def test_the_latest_finished_run_is_kept_per_table_and_an_older_one_finishing_la
     client.meta.events.register(
         "after-call.dynamodb.Query", lambda parsed, **_: returned.extend(map(set, parsed["Items"]))
     )
-    assert Ledger(client, stack.env["LEDGER_TABLE"]).freshness() == freshness, (
+    assert DynamoLedger(client, stack.env["LEDGER_TABLE"]).freshness() == freshness, (
         "the freshness check reads the same times"
     )
     assert returned == [{"sk", "first_seen"}], "...and not the run kept beside them"

@@ -147,7 +147,7 @@ def test_status_lists_every_table_with_state_step_reason_next_fire_and_last_succ
 def test_status_reads_each_tables_last_finished_run_from_its_table_record_not_a_query_per_table(
     stack, context, capsys, monkeypatch
 ):
-    from databridge_pipeline.adapters.ledger import Ledger
+    from databridge_pipeline.adapters.ledger import DynamoLedger
 
     outputs_stack(stack)
     run_to_the_end(stack, context, ASSESSMENTS, "FAILED", exit_code=2, status_reason="ORA-12541: no listener")
@@ -157,9 +157,11 @@ def test_status_reads_each_tables_last_finished_run_from_its_table_record_not_a_
         Key={"pk": "TABLE", "sk": ASSESSMENTS}, UpdateExpression="REMOVE latest_run, latest_created"
     )
     queried: list[str] = []
-    recent_runs = Ledger.recent_runs
+    recent_runs = DynamoLedger.recent_runs
     monkeypatch.setattr(
-        Ledger, "recent_runs", lambda self, table, limit=10: queried.append(table) or recent_runs(self, table, limit)
+        DynamoLedger,
+        "recent_runs",
+        lambda self, table, limit=10: queried.append(table) or recent_runs(self, table, limit),
     )
     capsys.readouterr()
 

@@ -15,9 +15,9 @@ import botocore.session
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from databridge_pipeline.adapters.batch import BatchJobs as BatchAdapter
-from databridge_pipeline.adapters.ledger import Ledger as LedgerAdapter
-from databridge_pipeline.adapters.run_queue import RunQueue as RunQueueAdapter
+from databridge_pipeline.adapters.batch import AwsBatchJobs
+from databridge_pipeline.adapters.ledger import DynamoLedger
+from databridge_pipeline.adapters.run_queue import SqsRunQueue
 from databridge_pipeline.adapters.slack import SlackAlerts, secret_token
 from databridge_pipeline.domain.catalog import Catalog, catalog_from_json
 from databridge_pipeline.domain.settings import PipelineSettings, SettingsError, settings_from_environ
@@ -97,9 +97,9 @@ def wiring_from_environ(environ: Mapping[str, str]) -> Wiring:
     return Wiring(
         catalog=catalog_from_environ(environ),
         settings=settings,
-        ledger=LedgerAdapter(session.create_client("dynamodb", **kwargs), env.ledger_table),
-        batch=BatchAdapter(session.create_client("batch", **kwargs)),
-        queue=RunQueueAdapter(session.create_client("sqs", **kwargs), env.run_queue_url),
+        ledger=DynamoLedger(session.create_client("dynamodb", **kwargs), env.ledger_table),
+        batch=AwsBatchJobs(session.create_client("batch", **kwargs)),
+        queue=SqsRunQueue(session.create_client("sqs", **kwargs), env.run_queue_url),
         alerts=SlackAlerts(secret_token(env.slack_secret_name), env.slack_channel, env.slack_api_url),
         links=LogLinks(region=env.region, log_group=env.batch_log_group),
     )

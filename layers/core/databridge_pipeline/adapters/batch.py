@@ -12,7 +12,7 @@ from databridge_pipeline.domain.job_requests import JobRequest
 DESCRIBE_BATCH = 100
 
 
-class BatchJobs:
+class AwsBatchJobs:
     def __init__(self, client: Any) -> None:
         """``client`` is a boto3 Batch client (its own retry mode absorbs brief throttling)."""
         self.client = client

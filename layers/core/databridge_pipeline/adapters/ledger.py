@@ -44,7 +44,7 @@ class LedgerThrottled(Exception):
     """DynamoDB left keys unprocessed through every attempt; the caller tries again later."""
 
 
-class Ledger:
+class DynamoLedger:
     def __init__(self, client: Any, table_name: str) -> None:
         """``client`` is a DynamoDB client: botocore's own, as boto3's resource layer would cost the Lambdas
         ~15% more import time. Items hold only strings and integers, converted by ``_attributes``/``_plain``."""

@@ -14,7 +14,7 @@ class QueueSendError(Exception):
     """Some messages could not be sent even after one more try; the caller retries the whole tick."""
 
 
-class RunQueue:
+class SqsRunQueue:
     def __init__(self, client: Any, url: str) -> None:
         self._client = client
         self.url = url

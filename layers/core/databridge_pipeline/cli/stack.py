@@ -21,8 +21,8 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from databridge_pipeline.adapters.ledger import Ledger
-from databridge_pipeline.adapters.run_queue import RunQueue
+from databridge_pipeline.adapters.ledger import DynamoLedger
+from databridge_pipeline.adapters.run_queue import SqsRunQueue
 from databridge_pipeline.domain.freshness import Freshness
 from databridge_pipeline.domain.pauses import Pause
 from databridge_pipeline.domain.run_request import RunRequest
@@ -123,16 +123,16 @@ class Stack:
         return outputs[key]
 
     @cached_property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> DynamoLedger:
         table = self._ledger_table or self.output(LEDGER_OUTPUT)
         with aws_call(f"open the run ledger {table}"):
-            return Ledger(boto3.client("dynamodb", **self._kwargs), table)
+            return DynamoLedger(boto3.client("dynamodb", **self._kwargs), table)
 
     @cached_property
-    def queue(self) -> RunQueue:
+    def queue(self) -> SqsRunQueue:
         url = self._queue_url or self.output(QUEUE_OUTPUT)
         with aws_call("open the run queue"):
-            return RunQueue(boto3.client("sqs", **self._kwargs), url)
+            return SqsRunQueue(boto3.client("sqs", **self._kwargs), url)
 
     def send(self, requests: list[RunRequest]) -> list[str]:
         """Send run requests; returns their SQS message ids."""

@@ -69,7 +69,7 @@ def job_request(
 ) -> JobRequest:
     """The SubmitJob request for attempt ``attempt`` of ``step`` of run ``run_id`` of ``table``.
 
-    The tags name the run, step and attempt, so the job is findable again (``BatchJobs.find``) by an
+    The tags name the run, step and attempt, so the job is findable again (``ports.BatchJobs.find``) by an
     invocation that takes over from one that died after SubmitJob returned."""
     template = step.kind.command(settings.command_set)
     if template is None:

@@ -55,7 +55,7 @@ def run_local(
     """
     from moto import mock_aws
 
-    from databridge_pipeline.adapters.ledger import Ledger
+    from databridge_pipeline.adapters.ledger import DynamoLedger
     from databridge_pipeline.configs.manifest import load_catalog
     from databridge_pipeline.local.sim_time import sqs_on_clock
     from databridge_pipeline.local.slack_standin import SlackStandIn
@@ -93,7 +93,7 @@ def run_local(
                     simulation.run()
             import boto3
 
-            ledger = Ledger(boto3.client("dynamodb", region_name=REGION), env["LEDGER_TABLE"])
+            ledger = DynamoLedger(boto3.client("dynamodb", region_name=REGION), env["LEDGER_TABLE"])
             runs = [run for table in catalog for run in ledger.recent_runs(str(table.id), limit=10_000)]
             sqs = boto3.client("sqs", region_name=REGION)
             dlq = int(
