@@ -51,10 +51,7 @@ def parse_flat(text: str) -> tuple[dict[str, Any], dict[Where, int]] | None:
             value = _scalar(item)
             if value is _DECLINE:
                 return None
-            if data[key] is None:
-                data[key] = []
-            lines[(key, len(data[key]))] = number
-            data[key].append(value)
+            _append_item(data, lines, key, value, number)
         elif name is not None:
             if name in data or name in _SPECIAL:
                 return None
@@ -65,6 +62,14 @@ def parse_flat(text: str) -> tuple[dict[str, Any], dict[Where, int]] | None:
             lines[(name,)] = number
             key, indent = (name, "") if value is None else (None, "")
     return (data, lines) if data else None
+
+
+def _append_item(data: dict[str, Any], lines: dict[Where, int], key: str, value: Any, number: int) -> None:
+    """A list item under ``key`` (whose value is None until its first item)."""
+    items = data[key] if data[key] is not None else []
+    data[key] = items
+    lines[(key, len(items))] = number
+    items.append(value)
 
 
 @lru_cache(maxsize=4096)  # the same values recur across configs: crons, time zones, users, true

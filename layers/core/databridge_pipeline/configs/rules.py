@@ -27,21 +27,8 @@ def cross_field_problems(table_id: TableId, config: TableConfig) -> list[tuple[W
 
 
 def _key_problems(table_id: TableId, config: TableConfig) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    if table_id.source == "knack":
-        if config.knack_object_id is None:
-            problems.append(("knack_object_id", "a knack table needs knack_object_id (the Knack object number)"))
-        if config.knack_conn_id is None:
-            problems.append(("knack_conn_id", f"a knack table needs knack_conn_id (one of {_ids(KNACK_CONNECTIONS)})"))
-        if config.carto_conn_id is not None and config.carto_conn_id != table_id.carto_conn:
-            problems.append(
-                (
-                    "carto_conn_id",
-                    f"carto_conn_id {config.carto_conn_id!r} disagrees with the folder "
-                    f"knack/{table_id.carto_conn}/ this file is in",
-                )
-            )
-    else:
+    problems = _knack_problems(table_id, config) if table_id.source == "knack" else []
+    if table_id.source != "knack":
         for key in ("knack_object_id", "knack_conn_id"):
             if getattr(config, key) is not None:
                 problems.append((key, f"{key} belongs to knack tables; this is a {table_id.source} table"))
@@ -57,6 +44,24 @@ def _key_problems(table_id: TableId, config: TableConfig) -> list[tuple[str, str
         problems.append((key, f"unknown connection id {carto!r} (known: {_ids(CARTO_CONNECTIONS)})"))
     if config.upload_to_carto and not config.carto_users and config.steps is None:
         problems.append(("upload_to_carto", "upload_to_carto is true but carto_users is empty"))
+    return problems
+
+
+def _knack_problems(table_id: TableId, config: TableConfig) -> list[tuple[str, str]]:
+    """What a knack table needs: its object, its app's connection, and a Carto account matching its folder."""
+    problems: list[tuple[str, str]] = []
+    if config.knack_object_id is None:
+        problems.append(("knack_object_id", "a knack table needs knack_object_id (the Knack object number)"))
+    if config.knack_conn_id is None:
+        problems.append(("knack_conn_id", f"a knack table needs knack_conn_id (one of {_ids(KNACK_CONNECTIONS)})"))
+    if config.carto_conn_id is not None and config.carto_conn_id != table_id.carto_conn:
+        problems.append(
+            (
+                "carto_conn_id",
+                f"carto_conn_id {config.carto_conn_id!r} disagrees with the folder "
+                f"knack/{table_id.carto_conn}/ this file is in",
+            )
+        )
     return problems
 
 

@@ -216,7 +216,7 @@ def resolve_chain(
     kinds = step_kinds()
     steps: list[ResolvedStep] = []
     problems: list[ChainProblem] = []
-    written: dict[str, str] = {}
+    written: dict[str, str] = {}  # artifact -> S3 key, of the steps so far that run in this set
     names: dict[str, int] = {}
     for index, entry in enumerate(entries):
         at: tuple[str | int, ...] = ("steps", index)
@@ -233,43 +233,54 @@ def resolve_chain(
                 )
             )
         names.setdefault(kind.step, index)
-        connection, problem = _connection(entry, kind, context)
-        if problem:
-            problems.append(ChainProblem((*at, "connection" if entry.connection else "kind"), problem))
-        values: dict[str, str] = {}
-        for artifact in kind.reads:
-            if artifact in written:
-                values[f"input_{artifact}"] = written[artifact]
-            elif artifact not in kind.standing:
-                problems.append(
-                    ChainProblem(
-                        (*at, "kind"),
-                        f"{entry.kind} reads a {artifact} that no earlier step writes "
-                        f"(put a step that writes one before it)",
-                    )
-                )
-        key_values = {
-            "table": context.table,
-            "staging_schema": context.staging_schema,
-            "input_name": _stem(values.get("input_csv", "")) or context.table,
-        }
-        option_values, option_problems = _options(entry, kind, key_values)
-        problems.extend(ChainProblem((*at, key), message) for key, message in option_problems)
-        key_values |= option_values
-        for artifact, template in kind.standing.items():
-            values.setdefault(f"input_{artifact}", render_key(template, key_values))
-        for artifact, template in kind.writes.items():
-            values[f"output_{artifact}"] = render_key(template, key_values)
-        if values.get("output_csv") and values.get("output_csv") == values.get("input_csv"):
-            problems.append(
-                ChainProblem(at, f"{entry.kind} would write the csv it reads ({values['output_csv']}); set output:")
-            )
+        step, step_problems = _resolve_step(at, entry, kind, context, written)
+        problems.extend(step_problems)
         if kind.command(command_set) is None:
             continue  # this set relies on what is already in S3 (e.g. the legacy schema files)
         for artifact in kind.writes:
-            written[artifact] = values[f"output_{artifact}"]
-        steps.append(ResolvedStep(name=kind.step, kind=kind, connection=connection, values=option_values | values))
+            written[artifact] = step.values[f"output_{artifact}"]
+        steps.append(step)
     return steps, problems
+
+
+def _resolve_step(
+    at: tuple[str | int, ...], entry: StepEntry, kind: StepKind, context: ChainContext, written: Mapping[str, str]
+) -> tuple[ResolvedStep, list[ChainProblem]]:
+    """One step: its connection, the S3 keys it reads (from ``written`` by earlier steps, or standing ones)
+    and writes, and its options; with what is wrong with it."""
+    problems: list[ChainProblem] = []
+    connection, problem = _connection(entry, kind, context)
+    if problem:
+        problems.append(ChainProblem((*at, "connection" if entry.connection else "kind"), problem))
+    values: dict[str, str] = {}
+    for artifact in kind.reads:
+        if artifact in written:
+            values[f"input_{artifact}"] = written[artifact]
+        elif artifact not in kind.standing:
+            problems.append(
+                ChainProblem(
+                    (*at, "kind"),
+                    f"{entry.kind} reads a {artifact} that no earlier step writes "
+                    f"(put a step that writes one before it)",
+                )
+            )
+    key_values = {
+        "table": context.table,
+        "staging_schema": context.staging_schema,
+        "input_name": _stem(values.get("input_csv", "")) or context.table,
+    }
+    option_values, option_problems = _options(entry, kind, key_values)
+    problems.extend(ChainProblem((*at, key), message) for key, message in option_problems)
+    key_values |= option_values
+    for artifact, template in kind.standing.items():
+        values.setdefault(f"input_{artifact}", render_key(template, key_values))
+    for artifact, template in kind.writes.items():
+        values[f"output_{artifact}"] = render_key(template, key_values)
+    if values.get("output_csv") and values.get("output_csv") == values.get("input_csv"):
+        problems.append(
+            ChainProblem(at, f"{entry.kind} would write the csv it reads ({values['output_csv']}); set output:")
+        )
+    return ResolvedStep(name=kind.step, kind=kind, connection=connection, values=option_values | values), problems
 
 
 def chain_problems(entries: Sequence[StepEntry], context: ChainContext) -> list[ChainProblem]:
