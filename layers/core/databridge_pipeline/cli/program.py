@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
+from databridge_pipeline.cli import config_commands
 from databridge_pipeline.cli.args import (
     CommandFailed,
     UsageError,
@@ -29,88 +30,11 @@ from databridge_pipeline.cli.args import (
 )
 from databridge_pipeline.cli.aws import add_stack_options, aws_errors, open_stack
 from databridge_pipeline.cli.output import cut, iso_utc, print_table
-from databridge_pipeline.configs.loader import check_tables
-from databridge_pipeline.configs.manifest import write_manifest
 from databridge_pipeline.configs.problems import ConfigError
 from databridge_pipeline.domain.freshness import age
-from databridge_pipeline.domain.job_requests import run_job_requests, step_names
-from databridge_pipeline.domain.schedule import Window, due_runs, next_fire_time
-from databridge_pipeline.domain.settings import settings_for
+from databridge_pipeline.domain.job_requests import step_names
 from databridge_pipeline.domain.step_kinds import COMMAND_SETS, STEP_NAMES
 from databridge_pipeline.domain.tables import Table
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    tables, problems = check_tables(configs_dir(args))
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        files = len({p.path for p in problems})
-        print(f"{len(problems)} problem(s) in {files} file(s); {len(tables)} table(s) valid", file=sys.stderr)
-        return 1
-    print(f"{len(tables)} table config(s) valid")
-    return 0
-
-
-def cmd_tables(args: argparse.Namespace) -> int:
-    now = parse_time(args.now) if args.now else datetime.now(UTC)
-    rows: list[dict[str, Any]] = []
-    for table in configured_tables(args):
-        cron = table.config.cron
-        rows.append(
-            {
-                "table": str(table.id),
-                "source": table.id.source,
-                "schedule": cron or "manual",
-                "timezone": table.config.timezone,
-                "next_run": iso_utc(next_fire_time(cron, table.config.timezone, now)) if cron else None,
-                "steps": step_names(table, chosen_command_set(args)),
-            }
-        )
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        print_table(
-            ["TABLE", "SOURCE", "SCHEDULE", "TIMEZONE", "NEXT RUN (UTC)", "STEPS"],
-            [
-                [r["table"], r["source"], r["schedule"], r["timezone"], r["next_run"] or "-", ",".join(r["steps"])]
-                for r in rows
-            ],
-        )
-    return 0
-
-
-def cmd_due(args: argparse.Namespace) -> int:
-    window = Window(after=parse_time(args.from_), until=parse_time(args.to))
-    if window.until < window.after:
-        raise UsageError("--to is before --from")
-    runs = due_runs(configured_tables(args), window, latest_only=args.latest_only)
-    if args.json:
-        print(json.dumps([{"table": str(r.table), "scheduled_for": iso_utc(r.scheduled_for)} for r in runs], indent=2))
-    else:
-        for run in runs:
-            print(f"{iso_utc(run.scheduled_for)}  {run.table}")
-        print(f"{len(runs)} run(s) due in ({iso_utc(window.after)}, {iso_utc(window.until)}]", file=sys.stderr)
-    return 0
-
-
-def cmd_commands(args: argparse.Namespace) -> int:
-    table = find_table(configured_tables(args), args.table)
-    requests = run_job_requests(table, settings_for(args.env, {"COMMAND_SET": chosen_command_set(args)}), args.run_id)
-    if args.json:
-        print(json.dumps([r.model_dump() for r in requests], indent=2))
-        return 0
-    for number, request in enumerate(requests, 1):
-        print(f"# step {number}: {request.step}  job {request.job_name}")
-        print(f"#   queue {request.job_queue}, definition {request.job_definition}")
-        print(request.command[2].removeprefix("exec "))
-    return 0
-
-
-def cmd_manifest(args: argparse.Namespace) -> int:
-    count = write_manifest(configs_dir(args), Path(args.out))
-    print(f"wrote {count} table(s) to {args.out}")
-    return 0
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
@@ -362,30 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         return add_command(commands, name, help_text)
 
-    add("validate", "check every table config; one line per problem as path:line: message").set_defaults(
-        run=cmd_validate
-    )
-
-    tables = add("tables", "list every table: source, schedule, timezone, next run, steps")
-    tables.add_argument("--json", action="store_true", help="print JSON")
-    tables.add_argument("--now", metavar="TIME", help="compute next runs from this time (default: now)")
-    tables.add_argument("--command-set", choices=COMMAND_SETS, help="steps in this CLI generation (default: legacy)")
-    tables.set_defaults(run=cmd_tables)
-
-    due = add("due", "the runs a dispatcher sends for the window FROM < fire time <= TO")
-    due.add_argument("--from", dest="from_", required=True, metavar="TIME", help="ISO-8601; naive means UTC")
-    due.add_argument("--to", required=True, metavar="TIME", help="ISO-8601; naive means UTC")
-    due.add_argument("--latest-only", action="store_true", help="one run per table, its latest, as one late tick sends")
-    due.add_argument("--json", action="store_true", help='print [{"table", "scheduled_for"}]')
-    due.set_defaults(run=cmd_due)
-
-    commands_cmd = add("commands", "the AWS Batch SubmitJob requests of one run of TABLE, step by step")
-    commands_cmd.add_argument("table", metavar="TABLE", help="table id, e.g. databridge/lni/permits")
-    commands_cmd.add_argument("--env", choices=["dev", "prod"], default="dev")
-    commands_cmd.add_argument("--command-set", choices=COMMAND_SETS, help="CLI generation (default: legacy)")
-    commands_cmd.add_argument("--run-id", default="preview", help="run id to put in tags (default: preview)")
-    commands_cmd.add_argument("--json", action="store_true", help="print the requests as JSON")
-    commands_cmd.set_defaults(run=cmd_commands)
+    config_commands.add_validate(commands)
+    config_commands.add_tables(commands)
+    config_commands.add_due(commands)
+    config_commands.add_commands(commands)
 
     local = add("local", "run the whole pipeline on moto over simulated time and print a run summary")
     local.add_argument("--start", metavar="TIME", help="simulated start, ISO-8601 (default: the next minute)")
@@ -449,9 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stack_options(resume)
     resume.set_defaults(run=cmd_resume)
 
-    manifest = add("manifest", "validate every config and compile them into one JSON manifest (used by sam build)")
-    manifest.add_argument("--out", required=True, metavar="FILE", help="where to write the manifest")
-    manifest.set_defaults(run=cmd_manifest)
+    config_commands.add_manifest(commands)
     return parser
 
 
