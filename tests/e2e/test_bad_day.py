@@ -1,5 +1,5 @@
-"""The README's bad day (`make local ARGS="--start 2026-11-24T05:00 --scenario tests/e2e/bad_day.yml ..."`), run
-once for this module as make expands the README's line, in-process, and what it must show:
+"""The documented bad day (`make local ARGS="--start 2026-11-24T05:00 --scenario tests/e2e/bad_day.yml ..."` in
+docs/local-run.md), run once for this module as make expands that line, in-process, and what it must show:
 - it ends as bad_day.yml's comments say;
 - each function's role grants what the function uses and nothing more: every AWS call a handler makes is
   recorded as the IAM action it needs (the bad day, and an hour with a rerun of a busy table); the template's
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.client import BaseClient
-from readme_commands import BAD_DAY, readme_commands
+from readme_commands import BAD_DAY, documented_commands
 
 from databridge_pipeline.cli import main
 from databridge_pipeline.domain.runs import SUBMIT_LEASE
@@ -76,9 +76,10 @@ class BadDay:
 
 @pytest.fixture(scope="module")
 def bad_day() -> BadDay:
-    """The README's bad-day line as make expands it (`make -n`), run through the CLI's entry point in-process,
-    with the handlers' AWS calls recorded; it must exit 0 and write its report, as the README says."""
-    [line] = [words for words, _ in readme_commands() if " ".join(words).startswith(BAD_DAY)]
+    """The documented bad-day line (docs/local-run.md) as make expands it (`make -n`), run through the CLI's
+    entry point in-process, with the handlers' AWS calls recorded; it must exit 0 and write its report, as the
+    page says."""
+    [line] = [c.words for c in documented_commands() if " ".join(c.words).startswith(BAD_DAY)]
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # not make test's
     make = ["make", "-n", "--no-print-directory", *line[1:]]
     expanded = subprocess.run(make, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
@@ -187,7 +188,7 @@ def _partition(params: dict[str, Any]) -> str:
 
 @pytest.mark.slow
 def test_the_bad_day_scenario_from_the_readme_ends_as_its_comments_say(bad_day):
-    scenario, result = bad_day.scenario, bad_day.result  # the README's make local line, run in-process
+    scenario, result = bad_day.scenario, bad_day.result  # the documented make local line, run in-process
 
     by_table = {row["table"]: row for row in result.summary}
     assert by_table[INSPECTIONS]["failed"] == 1
