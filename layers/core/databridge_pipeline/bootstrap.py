@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import botocore.session
-from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from databridge_pipeline.adapters.aws_clients import aws_clients
 from databridge_pipeline.adapters.batch import AwsBatchJobs
 from databridge_pipeline.adapters.ledger import DynamoLedger
 from databridge_pipeline.adapters.run_queue import SqsRunQueue
@@ -32,7 +31,6 @@ if TYPE_CHECKING:  # each handler imports only its own service, at cold start
     from databridge_pipeline.services.submitter import Submitter
 
 PACKAGED_MANIFEST = Path(__file__).with_name("manifest.json")  # written by the layer build
-_AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 class LambdaEnvironment(BaseModel):
@@ -92,14 +90,13 @@ class Wiring:
 def wiring_from_environ(environ: Mapping[str, str]) -> Wiring:
     """Wire the core to AWS clients (moto's, under test) and to Slack."""
     settings, env = settings_from_environ(environ), lambda_environment(environ)
-    session = botocore.session.get_session()  # botocore's own clients: boto3 adds ~15% to the imports
-    kwargs: dict[str, Any] = {"config": _AWS_CONFIG, "region_name": env.region}
+    client = aws_clients(env.region)
     return Wiring(
         catalog=catalog_from_environ(environ),
         settings=settings,
-        ledger=DynamoLedger(session.create_client("dynamodb", **kwargs), env.ledger_table),
-        batch=AwsBatchJobs(session.create_client("batch", **kwargs)),
-        queue=SqsRunQueue(session.create_client("sqs", **kwargs), env.run_queue_url),
+        ledger=DynamoLedger(client("dynamodb"), env.ledger_table),
+        batch=AwsBatchJobs(client("batch")),
+        queue=SqsRunQueue(client("sqs"), env.run_queue_url),
         alerts=SlackAlerts(secret_token(env.slack_secret_name), env.slack_channel, env.slack_api_url),
         links=LogLinks(region=env.region, log_group=env.batch_log_group),
     )
