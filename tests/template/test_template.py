@@ -9,12 +9,15 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from databridge_pipeline.bootstrap import LambdaEnvironment
 from databridge_pipeline.domain.connections import CARTO_CONNECTIONS, CONNECTIONS
@@ -258,17 +261,20 @@ def test_a_wildcard_resource_only_for_actions_that_take_no_other(template):
             assert set(as_list(statement["Action"])) <= NO_RESOURCE_LEVEL_ACTIONS, (name, statement.get("Sid"))
 
 
-def test_the_layer_requirements_match_the_package_dependencies():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+def test_the_package_installs_exactly_the_layers_pinned_requirements():
+    """One source of truth: pyproject's dependencies are read from the layer's requirements file."""
     layer = [
         line for line in (ROOT / "layers" / "deps" / "requirements.txt").read_text().splitlines()
         if line and not line.startswith("#")
     ]  # fmt: skip
+    installed = [r for r in metadata.requires("databridge-pipeline") or [] if "extra ==" not in r]
 
-    def names(requirements: list[str]) -> set[str]:
-        return {re.split(r"[\[<>=!~ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+    def normal(requirement: str) -> tuple[str, tuple[str, ...], str]:
+        parsed = Requirement(requirement)
+        return canonicalize_name(parsed.name), tuple(sorted(parsed.extras)), str(parsed.specifier)
 
-    assert names(project) == names(layer)
+    assert sorted(map(normal, installed)) == sorted(map(normal, layer))
+    assert "dependencies" in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dynamic"]
 
 
 def test_samconfig_deploys_dev_and_prod_and_confirms_only_prod():

@@ -49,21 +49,7 @@ def job_state_change(
         "platformCapabilities": ["FARGATE"],
     }
     if status in ("SUCCEEDED", "FAILED"):
-        detail["statusReason"] = reason
-        detail["startedAt"] = millis - 1000
-        detail["stoppedAt"] = millis
-        detail["attempts"] = [
-            {
-                "container": {
-                    "exitCode": container.get("exitCode"),
-                    "logStreamName": log_stream,
-                    "networkInterfaces": [],
-                },
-                "startedAt": millis - 1000,
-                "stoppedAt": millis,
-                "statusReason": reason,
-            }
-        ]
+        detail |= _finished(container.get("exitCode"), log_stream, reason, millis)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -75,3 +61,14 @@ def job_state_change(
         "resources": [job["jobArn"]],
         "detail": detail,
     }
+
+
+def _finished(exit_code: int | None, log_stream: str, reason: str | None, millis: int) -> dict[str, Any]:
+    """The fields a finished job's event adds: its reason, times and the one attempt."""
+    attempt = {
+        "container": {"exitCode": exit_code, "logStreamName": log_stream, "networkInterfaces": []},
+        "startedAt": millis - 1000,
+        "stoppedAt": millis,
+        "statusReason": reason,
+    }
+    return {"statusReason": reason, "startedAt": millis - 1000, "stoppedAt": millis, "attempts": [attempt]}

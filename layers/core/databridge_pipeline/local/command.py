@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from databridge_pipeline.domain.runs import Run
+from databridge_pipeline.domain.catalog import Catalog
 from databridge_pipeline.domain.settings import CommandSet
 from databridge_pipeline.local.scenario import Scenario
 from databridge_pipeline.local.simulation import SimClock, Simulation
@@ -55,7 +55,6 @@ def run_local(
     """
     from moto import mock_aws
 
-    from databridge_pipeline.adapters.ledger import DynamoLedger
     from databridge_pipeline.configs.manifest import load_catalog
     from databridge_pipeline.local.sim_time import sqs_on_clock
     from databridge_pipeline.local.slack_standin import SlackStandIn
@@ -91,17 +90,7 @@ def run_local(
             else:
                 with _handler_output(logger.registered_handler, handler_log):
                     simulation.run()
-            import boto3
-
-            ledger = DynamoLedger(boto3.client("dynamodb", region_name=REGION), env["LEDGER_TABLE"])
-            runs = [run for table in catalog for run in ledger.recent_runs(str(table.id), limit=10_000)]
-            sqs = boto3.client("sqs", region_name=REGION)
-            dlq = int(
-                sqs.get_queue_attributes(QueueUrl=env["DLQ_URL"], AttributeNames=["ApproximateNumberOfMessages"])[
-                    "Attributes"
-                ]["ApproximateNumberOfMessages"]
-            )
-            result = _result(simulation, catalog.ids(), runs, list(slack.posts), dlq)
+            result = _result(simulation, catalog, env, list(slack.posts))
             if then is not None:  # e.g. serve: while the stack still exists
                 if handler_log is None:
                     then(result, simulation, sys.stdout)
@@ -112,10 +101,20 @@ def run_local(
     return result
 
 
-def _result(
-    simulation: Simulation, ids: list[str], runs: list[Run], posts: list[dict[str, Any]], dlq: int
-) -> LocalResult:
+def _result(simulation: Simulation, catalog: Catalog, env: dict[str, str], posts: list[dict[str, Any]]) -> LocalResult:
+    """What the simulated window left: every run in the ledger, the alerts posted, the dead-letter queue."""
+    import boto3
+
+    from databridge_pipeline.adapters.ledger import DynamoLedger
     from databridge_pipeline.local.report import run_report, table_summary
+    from databridge_pipeline.local.stack import REGION
+
+    ledger = DynamoLedger(boto3.client("dynamodb", region_name=REGION), env["LEDGER_TABLE"])
+    runs = [run for table in catalog for run in ledger.recent_runs(str(table.id), limit=10_000)]
+    sqs = boto3.client("sqs", region_name=REGION)
+    attributes = sqs.get_queue_attributes(QueueUrl=env["DLQ_URL"], AttributeNames=["ApproximateNumberOfMessages"])
+    dlq = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+    ids = catalog.ids()
 
     alerts_by_table = Counter(_alert_table(post.get("text", ""), ids) for post in posts)
     return LocalResult(
