@@ -331,7 +331,9 @@ def runtime_python(work: Path) -> tuple[str, dict[str, str], str]:
     installed = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
     python312 = str(installed[-1]) if installed else shutil.which("python3.12")
     core = work / "core"
-    shutil.copytree(ROOT / "layers" / "core" / "databridge_pipeline", core / "databridge_pipeline")
+    # What the layer ships (layers/core/Makefile): the CLI, the local run and the config loader stay out.
+    off_lambda = shutil.ignore_patterns("cli", "local", "configs", "__pycache__", "manifest.json")
+    shutil.copytree(ROOT / "layers" / "core" / "databridge_pipeline", core / "databridge_pipeline", ignore=off_lambda)
     if python312 is None:
         return sys.executable, {"PYTHONPATH": str(core)}, f"this interpreter ({sys.version.split()[0]}, dev venv)"
     venv = ROOT / ".bench-venv"

@@ -63,7 +63,8 @@ def test_sam_build_packs_the_handlers_the_core_with_its_manifest_and_the_depende
     core = build / "CoreLayer" / "python" / "databridge_pipeline"
     manifest = json.loads((core / "manifest.json").read_text())
     assert {t["id"] for t in manifest} >= {"databridge/lni/inspections", "knack/carto_phl/ppr/ppr_events"}
-    assert not (core / "local").exists(), "the local-run tools stay out of the Lambda layer"
+    shipped = {p.name for p in core.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert shipped == {"domain", "services", "adapters"}, "no CLI, local run or config loader in the layer"
     deps = build / "DepsLayer" / "python"
     assert list((deps / "pydantic_core").glob("*aarch64*.so")), "arm64 wheels for the arm64 functions"
     for package in ("aws_lambda_powertools", "croniter", "yaml", "slack_sdk", "tzdata"):
@@ -71,6 +72,34 @@ def test_sam_build_packs_the_handlers_the_core_with_its_manifest_and_the_depende
     # Layers are read-only at run time: bytecode for the runtime's Python ships with them.
     assert (deps / "pydantic" / "__pycache__" / "main.cpython-312.pyc").is_file()
     assert (core / "domain" / "__pycache__" / "runs.cpython-312.pyc").is_file()
+    for name in ("dispatcher", "submitter", "job_events"):
+        assert_cold_start_from_the_built_layer(build, name)
+
+
+def assert_cold_start_from_the_built_layer(build: Path, name: str) -> None:
+    """Each built handler starts with only the built core on its path (the dev venv's third-party packages
+    stand in for the arm64 DepsLayer): nothing it imports was left out of the layer."""
+    probe = (
+        "import json, runpy, sys; runpy.run_path(sys.argv[1]); import databridge_pipeline as p; "
+        "print(json.dumps([p.__file__, sorted(m for m in sys.modules if m.startswith('databridge_pipeline'))]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TABLE_CONFIGS"} | LAMBDA_ENV
+    env["PYTHONPATH"] = str(build / "CoreLayer" / "python")
+    app = build / f"{''.join(part.title() for part in name.split('_'))}Function" / "app.py"
+    result = subprocess.run([sys.executable, "-c", probe, str(app)], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    package, modules = json.loads(result.stdout.strip().splitlines()[-1])
+    assert package.startswith(str(build)), package
+    assert f"databridge_pipeline.services.{name}" in modules
+
+
+LAMBDA_ENV = {
+    "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1", "ENVIRONMENT": "dev", "LEDGER_TABLE": "ledger",
+    "RUN_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/runs", "S3_BUCKET": "bucket",
+    "EXTRACT_JOB_QUEUE": "q1", "CARTO_JOB_QUEUE": "q2", "JOB_DEFINITION_PREFIX": "d",
+    "DEFAULT_RETRIES": "0", "SLACK_SECRET_NAME": "s", "SLACK_CHANNEL": "#c", "POWERTOOLS_TRACE_DISABLED": "true",
+}  # fmt: skip
 
 
 def test_sam_build_fails_on_a_bad_table_config(tmp_path):
