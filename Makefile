@@ -45,7 +45,7 @@ lint: setup $(CHECKOV) ## ruff (style, complexity), import contracts, cfn-lint, 
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
-	$(BIN)/zizmor --offline --persona=pedantic .github/workflows/
+	$(BIN)/zizmor --offline --persona=pedantic .github/
 
 typecheck: setup ## mypy --strict over the core
 	$(BIN)/mypy
