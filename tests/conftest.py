@@ -22,7 +22,7 @@ from moto import mock_aws
 # the stream (to read the log lines) would fail on it.
 from databridge_pipeline import observability  # noqa: F401
 from databridge_pipeline.local.batch_events import job_state_change
-from databridge_pipeline.local.sim_time import sqs_on_clock
+from databridge_pipeline.local.moto_patches import RUNNING, answer_describe_jobs, sqs_on_clock
 from databridge_pipeline.local.slack_standin import SlackStandIn
 from databridge_pipeline.local.stack import (
     ACCOUNT,
@@ -81,21 +81,15 @@ class Stack:
             module = load_handler(name)
             wiring = module.wiring
             wiring.clock = self.clock
-            self._answer_describe_jobs(wiring.batch.client)
+            answer_describe_jobs(wiring.batch.client, self._batch_state)
             self.handlers[name] = module
         return self.handlers[name]
 
-    def _answer_describe_jobs(self, client: Any) -> None:
-        describe = client.describe_jobs
-
-        def describe_jobs(**kwargs: Any) -> Any:
-            response = describe(**kwargs)
-            jobs = [job for job in response["jobs"] if self.batch_says.get(job["jobId"], {}) is not None]
-            for job in jobs:
-                job.update(self.batch_says.get(job["jobId"]) or {"status": "RUNNING"})
-            return {**response, "jobs": jobs}
-
-        client.describe_jobs = describe_jobs
+    def _batch_state(self, job_id: str) -> dict[str, Any] | None:
+        if job_id not in self.batch_says:
+            return RUNNING
+        said = self.batch_says[job_id]
+        return None if said is None else (said or RUNNING)
 
     # --- the run queue ---
     def send(self, body: dict[str, Any] | str) -> str:

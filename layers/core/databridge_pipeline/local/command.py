@@ -56,7 +56,7 @@ def run_local(
     from moto import mock_aws
 
     from databridge_pipeline.configs.manifest import load_catalog
-    from databridge_pipeline.local.sim_time import sqs_on_clock
+    from databridge_pipeline.local.moto_patches import sqs_on_clock
     from databridge_pipeline.local.slack_standin import SlackStandIn
     from databridge_pipeline.local.stack import REGION, create_resources, load_handler, stack_spec
 

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from databridge_pipeline.domain.errors import RetryLater
 from databridge_pipeline.local.batch_events import job_state_change
+from databridge_pipeline.local.moto_patches import RUNNING, answer_describe_jobs
 from databridge_pipeline.local.scenario import Scenario
 from databridge_pipeline.local.slack_standin import SlackStandIn
 from databridge_pipeline.local.stack import ACCOUNT, REGION, sqs_event
@@ -353,15 +354,6 @@ class Simulation:
         if getattr(client, "_databridge_watched", False):
             return
         submit = client.submit_job
-        describe = client.describe_jobs
-
-        def describe_jobs(**kwargs: Any) -> Any:
-            response = describe(**kwargs)
-            for job in response["jobs"]:
-                simulated = self.jobs.get(job["jobId"])
-                if simulated is not None:
-                    job.update(simulated.outcome or {"status": "RUNNING"})
-            return response
 
         def submit_job(**kwargs: Any) -> Any:
             if getattr(self, "_submit_job_down", False):
@@ -388,8 +380,12 @@ class Simulation:
             return response
 
         client.submit_job = submit_job
-        client.describe_jobs = describe_jobs
+        answer_describe_jobs(client, self._job_state)
         client._databridge_watched = True
+
+    def _job_state(self, job_id: str) -> dict[str, Any]:
+        simulated = self.jobs.get(job_id)
+        return {} if simulated is None else (simulated.outcome or RUNNING)
 
 
 _FAILED = object()
