@@ -50,7 +50,7 @@ def kind(command: Command) -> str:
         if words[1] == "local" and "--serve" in words:
             return "serve"
         return "aws" if words[1] in AWS_FACING else "local"
-    if words[:2] in (["make", "validate"], ["make", "local"]):
+    if words[:2] in (["make", "validate"], ["make", "local"], ["make", "help"]):
         return "local"
     raise AssertionError(
         f"{command.where}: command {shlex.join(words)!r}: run it in this test, or say why not (NOT_RUN_HERE)"
