@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REQUIREMENTS := layers/deps/requirements.txt
 
-.PHONY: help setup test unit lint typecheck docs local validate build bench clean
+.PHONY: help setup test unit soak lint typecheck docs local validate build bench clean
 .DEFAULT_GOAL := help
 
 help: ## List the targets, one line each
@@ -28,8 +28,11 @@ test: setup lint typecheck docs ## Lint, type-check, build the docs, then run ev
 unit: setup ## Only the unit tests: the quick loop
 	$(BIN)/python -m pytest tests/unit
 
+soak: setup ## The property tests with many more examples (HYPOTHESIS_PROFILE=soak)
+	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -n auto -m property
+
 # Policy checks: cfn-lint and checkov over the template (each checkov skip is on its resource, with the
-# reason), zizmor over the workflows. checkov pins a boto3 that aws-sam-cli cannot share, so it has a
+# reason), zizmor over .github (the workflows and dependabot's config). checkov pins a boto3 that aws-sam-cli cannot share, so it has a
 # virtual environment of its own.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
+from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
 # Imported at collection, so the handlers' log handler writes to the session's stdout: imported first inside
@@ -41,6 +43,14 @@ EXAMPLE_CONFIGS = ROOT / "table_configs"
 # handler's) would parse botocore's service-model and endpoint files again, about 0.15 s a stack: the sessions
 # of a test run share one loader, which only caches what it reads from those files.
 botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
+# Property tests (marker `property`): a fixed, derandomized profile in `make test`, so a run is repeatable and
+# quick; `make soak` runs the same properties with many more examples (HYPOTHESIS_PROFILE=soak).
+settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None, print_blob=True)
+settings.register_profile(
+    "soak", max_examples=5000, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @dataclass
