@@ -83,3 +83,26 @@ def test_a_stuck_submission_whose_lease_was_released_says_since_when_it_began():
 
     assert "step submitting since 2026-11-24 11:33 UTC" in alert.text()
     assert "SubmitJob has not succeeded yet" in alert.text()
+
+
+def failed_with(reason: str) -> Run:
+    run = failed_run()
+    return run.model_copy(update={"steps": (run.steps[0], run.steps[1].model_copy(update={"status_reason": reason}))})
+
+
+def test_a_status_reason_that_anyone_may_set_cannot_ping_the_channel_or_disguise_a_link():
+    hostile = "<!channel> see <https://evil.example/x|CloudWatch log> & \x1b[2Jcleared\x00"
+
+    alert = run_alert(failed_with(hostile), "run_failed", "prod", "us-east-1", "/aws/batch/job")
+
+    for shown in (alert.text(), json.dumps(alert.blocks())):
+        assert "<!channel>" not in shown and "<https://evil" not in shown
+        assert "\x1b" not in shown and "\\u001b" not in shown and "\x00" not in shown
+    assert "&lt;!channel&gt; see &lt;https://evil.example/x|CloudWatch log&gt; &amp; [2Jcleared" in alert.text()
+
+
+def test_a_long_status_reason_is_cut_in_the_alert():
+    text = run_alert(failed_with("y" * 5000), "run_failed", "prod", "us-east-1", "/aws/batch/job").text()
+
+    [reason_line] = [line for line in text.splitlines() if line.startswith("reason:")]
+    assert reason_line.count("y") == 499 and "…" in reason_line

@@ -10,10 +10,14 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from databridge_pipeline.domain.runs import Run, step_since
+from databridge_pipeline.domain.text import for_slack
 
 
 class Alert(BaseModel):
-    """One Slack alert: at most one per run and kind (the run's ledger record says whether it went out)."""
+    """One Slack alert: at most one per run and kind (the run's ledger record says whether it went out).
+
+    ``status_reason`` is free text anyone who may terminate a job can set: it is escaped for Slack
+    (``for_slack``) wherever it is shown; the other fields are validated names or built by us."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -35,12 +39,16 @@ class Alert(BaseModel):
         verb = "failed" if self.kind == "run_failed" else "is stuck"
         return f":red_circle: [{self.environment}] {self.table} {verb} at step {self.step}"
 
+    @property
+    def reason(self) -> str:
+        return for_slack(self.status_reason) if self.status_reason else "unknown"
+
     def text(self) -> str:
         """Plain text: Slack's fallback and notification text, and what the local run prints."""
         lines = [
             self.headline,
             f"run {self.run_id}, attempts {self.attempts}, job {self.job_id or '-'}",
-            f"reason: {self.status_reason or 'unknown'}; exit code: {_or_dash(self.exit_code)}",
+            f"reason: {self.reason}; exit code: {_or_dash(self.exit_code)}",
         ]
         if self.log_url:
             lines.append(f"logs: {self.log_url}")
@@ -53,7 +61,7 @@ class Alert(BaseModel):
             ("Step", self.step),
             ("Run", f"`{self.run_id}`"),
             ("Attempts", str(self.attempts)),
-            ("Reason", self.status_reason or "unknown"),
+            ("Reason", self.reason),
             ("Exit code", _or_dash(self.exit_code)),
         ]
         blocks: list[dict[str, Any]] = [
