@@ -25,6 +25,7 @@ NOT_RUN_HERE = {
     "make typecheck": "make test runs it before the tests",
     "make docs": "make test runs it before the tests",
     "make unit": "a part of the suite this test is part of",
+    "make soak": "the property tests of the suite this test is part of, with many more examples: minutes",
     ".venv/bin/python -m pytest": "the suite this test is part of",
     "make bench": "minutes of benchmarks on a quiet machine: figures, not tests",
     "make clean": "removes the .venv this test runs in",
