@@ -40,7 +40,7 @@ def test_make_lint_runs_the_policy_checks_with_no_blanket_skip():
     lint = re.search(r"^lint:.*?(?=^\S|\Z)", (ROOT / "Makefile").read_text(), re.MULTILINE | re.DOTALL)
 
     assert lint is not None
-    recipe = lint.group(0)
+    recipe = "\n".join(line for line in lint.group(0).splitlines() if line.startswith("\t"))  # the commands
     assert "cfn-lint template.yaml" in recipe and "--file template.yaml" in recipe and "zizmor" in recipe
     [checkov] = [line for line in recipe.splitlines() if "--file template.yaml" in line]
     [zizmor] = [line for line in recipe.splitlines() if "zizmor" in line]
