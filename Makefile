@@ -53,8 +53,9 @@ lint: setup $(CHECKOV) ## ruff (style, complexity), import contracts, cfn-lint, 
 typecheck: setup ## mypy --strict over the core
 	$(BIN)/mypy
 
+# NO_MKDOCS_2_WARNING: mkdocs-material prints a banner about its successor even with --quiet.
 docs: setup ## Build the docs site strictly (a broken link or a page left out of the nav fails)
-	$(BIN)/mkdocs build --strict --quiet --site-dir .site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .site
 
 validate: setup ## Validate every table config, each problem at file:line
 	$(BIN)/databridge-pipeline validate

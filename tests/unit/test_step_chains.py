@@ -296,11 +296,11 @@ def test_source_schema_is_for_databridge_tables_only(tmp_path, monkeypatch):
     ]
 
 
-def test_the_readme_shows_every_step_kinds_commands():
-    readme = (EXAMPLES.parent / "README.md").read_text()
+def test_the_docs_show_every_step_kinds_commands():
+    page = (EXAMPLES.parent / "docs" / "step-kinds.md").read_text()
 
     for kind in step_kinds():
-        assert f"| `{kind}` |" in readme, f"README.md: add {kind} to the step-kinds table"
+        assert f"| `{kind}` |" in page, f"docs/step-kinds.md: add {kind} to the step-kinds table"
 
 
 @pytest.mark.parametrize("command_set", ["legacy", "current"])

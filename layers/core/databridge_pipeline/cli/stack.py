@@ -114,8 +114,8 @@ class Stack:
                 if error.response["Error"].get("Code") != "ValidationError":
                     raise
                 raise OperatorError(
-                    f"no stack {self.name} in {client.meta.region_name}: deploy it (see Deploying to AWS in the "
-                    "README), or name it with --stack-name and --region"
+                    f"no stack {self.name} in {client.meta.region_name}: deploy it (see docs/deploying.md), "
+                    "or name it with --stack-name and --region"
                 ) from None
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
         if key not in outputs:

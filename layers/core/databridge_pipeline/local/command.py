@@ -85,19 +85,13 @@ def run_local(
                 minutes=minutes,
                 on_progress=_progress_bar(progress, minutes) if progress else None,
             )
-            if handler_log is None:
+            out = sys.stdout  # ours; the handlers' own output goes to handler_log when given
+            with _handler_output(logger.registered_handler, handler_log):
                 simulation.run()
-            else:
-                with _handler_output(logger.registered_handler, handler_log):
-                    simulation.run()
             result = _result(simulation, catalog, env, list(slack.posts))
             if then is not None:  # e.g. serve: while the stack still exists
-                if handler_log is None:
-                    then(result, simulation, sys.stdout)
-                else:
-                    out = sys.stdout  # ours; the handlers' own output keeps going to handler_log
-                    with _handler_output(logger.registered_handler, handler_log):
-                        then(result, simulation, out)
+                with _handler_output(logger.registered_handler, handler_log):
+                    then(result, simulation, out)
     return result
 
 
@@ -161,8 +155,12 @@ def _progress_bar(out: TextIO, minutes: int) -> Any:
 
 
 @contextmanager
-def _handler_output(log_handler: Any, out: TextIO) -> Iterator[None]:
-    """Send the handlers' log lines (Powertools Logger) and EMF metrics (printed) to ``out``."""
+def _handler_output(log_handler: Any, out: TextIO | None) -> Iterator[None]:
+    """Send the handlers' log lines (Powertools Logger) and EMF metrics (printed) to ``out``; with None,
+    leave them where they go."""
+    if out is None:
+        yield
+        return
     previous = log_handler.setStream(out)
     try:
         with redirect_stdout(out):
