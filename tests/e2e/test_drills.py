@@ -109,3 +109,22 @@ def test_an_hour_of_slack_errors_ends_with_the_alert_posted_once():
     assert_healthy(result, status="failed")
     assert len(result.alerts) == 1
     assert result.expected_errors == 0, "no invocation fails for Slack: the alert waits in the ledger"
+
+
+def test_a_hostile_status_reason_reaches_slack_escaped_and_the_terminal_without_escape_sequences():
+    import io
+
+    from databridge_pipeline.local.command import print_result
+
+    reason = "\x1b[2J\x1b[31m<!channel> all clear\x1b[0m"
+    scenario = Scenario.model_validate(
+        {"failures": [{"table": INSPECTIONS, "step": "load", "times": 3, "reason": reason}]}
+    )
+
+    result = run_local(CONFIGS, START, 1, scenario, environment="prod")
+    printed = io.StringIO()
+    print_result(result, printed)
+
+    [alert] = result.alerts
+    assert "&lt;!channel&gt; all clear" in alert and "<!channel>" not in alert and "\x1b" not in alert
+    assert "\x1b" not in printed.getvalue() and "&lt;!channel&gt; all clear" in printed.getvalue()

@@ -190,33 +190,35 @@ def default_start(now: datetime | None = None) -> datetime:
 
 
 def print_result(result: LocalResult, out: TextIO = sys.stdout) -> None:
+    """The run summary for a terminal: control characters a job's status reason may carry are removed."""
+    from databridge_pipeline.domain.text import for_terminal
     from databridge_pipeline.local.report import format_summary
 
+    lines: list[str] = []
     totals = result.report["totals"]
     if result.alerts:
-        out.write(f"\nSlack alerts ({len(result.alerts)}):\n")
-        for alert in result.alerts:
-            out.write("  " + alert.replace("\n", "\n  ") + "\n\n")
-    out.write("\n" + format_summary(result.summary) + "\n\n")
-    out.write(
+        lines.append(f"\nSlack alerts ({len(result.alerts)}):")
+        lines.extend("  " + alert.replace("\n", "\n  ") + "\n" for alert in result.alerts)
+    lines.append("\n" + format_summary(result.summary) + "\n")
+    lines.append(
         f"runs {totals['runs']}, jobs submitted {totals['jobs_submitted']}, alerts {totals['alerts']}, "
         f"DLQ messages {totals['dlq_messages']}, ticks {result.counters['ticks']} "
         f"(dropped {result.counters['ticks_dropped']}; "
-        f"quiet minutes passed over {result.counters['minutes_skipped']})\n"
+        f"quiet minutes passed over {result.counters['minutes_skipped']})"
     )
     repairs = totals["repairs"]
-    out.write("repairs by the reconciliation pass: " + ", ".join(f"{kind} {n}" for kind, n in repairs.items()) + "\n")
+    lines.append("repairs by the reconciliation pass: " + ", ".join(f"{kind} {n}" for kind, n in repairs.items()))
     if totals["duplicate_jobs"]:
-        out.write(f"DUPLICATE JOBS {totals['duplicate_jobs']}: a step attempt was submitted more than once\n")
+        lines.append(f"DUPLICATE JOBS {totals['duplicate_jobs']}: a step attempt was submitted more than once")
     if result.counters["events_lost"]:
-        out.write(
+        lines.append(
             f"{result.counters['events_lost']} Batch event(s) failed every retry (kept in the job-events failure "
-            "queue); the reconciliation pass applied what they said\n"
+            "queue); the reconciliation pass applied what they said"
         )
     if result.expected_errors:
-        out.write(f"{result.expected_errors} handler error(s) during injected faults, retried as Lambda would\n")
-    for error in result.unexpected_errors:
-        out.write(f"PIPELINE ERROR {error}\n")
+        lines.append(f"{result.expected_errors} handler error(s) during injected faults, retried as Lambda would")
+    lines.extend(f"PIPELINE ERROR {error}" for error in result.unexpected_errors)
+    out.write(for_terminal("\n".join(lines) + "\n"))
 
 
 def write_report(result: LocalResult, path: Path) -> None:
