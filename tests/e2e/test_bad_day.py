@@ -4,7 +4,9 @@ docs/local-run.md), run once for this module as make expands that line, in-proce
 - each function's role grants what the function uses and nothing more: every AWS call a handler makes is
   recorded as the IAM action it needs (the bad day, and an hour with a rerun of a busy table); the template's
   statements for that function must cover each call, and each grant must be used, so an unused grant fails
-  here as surely as a call nobody granted.
+  here as surely as a call nobody granted; for the ledger, per item family: each DynamoDB call's partition
+  (``pk``: ``RUN#<table>``, ``SLOT``, ``CURSOR``, ``PAUSE``, ``TABLE``; the index's own key for an index Query)
+  is allowed by a statement's ``dynamodb:LeadingKeys`` condition, and each family a statement allows is used.
 A whole simulated day is the suite's costliest step: ``make test`` distributes tests by file, so it runs once.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -40,7 +43,19 @@ from databridge_pipeline.local.template_spec import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 INSPECTIONS = "databridge/lni/inspections"
-Calls = dict[str, set[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One IAM action a handler's AWS call needed; for the ledger, the partition (``pk``) it touched, and the
+    index it queried, if any."""
+
+    action: str
+    partition: str = ""
+    index: str = ""
+
+
+Calls = dict[str, set[Call]]
 
 
 FUNCTIONS = {"dispatcher": "DispatcherFunction", "submitter": "SubmitterFunction", "job_events": "JobEventsFunction"}
@@ -71,7 +86,7 @@ RARE_PATHS = {
 class BadDay:
     scenario: Scenario
     result: LocalResult
-    calls: Calls  # per handler, the (IAM action, ledger partition) pairs its invocations needed
+    calls: Calls  # per handler, the IAM actions (with ledger partitions) its invocations needed
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +119,7 @@ def bad_day() -> BadDay:
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
-    """The (action, partition) pairs each function's invocations needed during the test."""
+    """The calls (actions, with ledger partitions) each function's invocations needed during the test."""
     with _recording(monkeypatch) as recorded:
         yield recorded
 
@@ -148,20 +163,30 @@ TRANSACT_ACTIONS = {
 }
 
 
-def iam_actions(client: BaseClient, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
-    """The IAM actions one API call needs, each with the ledger partition it touches ('' if none)."""
+def iam_actions(client: BaseClient, operation: str, params: dict[str, Any]) -> list[Call]:
+    """The IAM actions one API call needs, each with the ledger partition it touches: the ``pk`` of each item
+    (each key of a BatchGetItem, each item of a transaction), or the partition a Query reads, which for an
+    index Query is the index's own partition key, as ``dynamodb:LeadingKeys`` sees it."""
     prefix = client.meta.service_model.signing_name
     if operation == "TransactWriteItems":
         return [
-            (f"dynamodb:{TRANSACT_ACTIONS[kind]}", _partition(body))
+            Call(f"dynamodb:{TRANSACT_ACTIONS[kind]}", _partition(body))
             for item in params["TransactItems"]
             for kind, body in item.items()
         ]
+    if operation == "BatchGetItem":
+        return [
+            Call("dynamodb:BatchGetItem", _partition({"Key": key}))
+            for request in params["RequestItems"].values()
+            for key in request["Keys"]
+        ]
+    if operation == "Query":
+        return [Call("dynamodb:Query", _queried_partition(params), params.get("IndexName", ""))]
     if operation == "SendMessageBatch":
-        return [("sqs:SendMessage", "")]
-    actions = [(f"{prefix}:{operation}", _partition(params) if prefix == "dynamodb" else "")]
+        return [Call("sqs:SendMessage")]
+    actions = [Call(f"{prefix}:{operation}", _partition(params) if prefix == "dynamodb" else "")]
     if operation == "SubmitJob" and params.get("tags"):
-        actions.append(("batch:TagResource", ""))
+        actions.append(Call("batch:TagResource"))
     return actions
 
 
@@ -183,6 +208,14 @@ def _in_simulation(frame: FrameType) -> bool:
 def _partition(params: dict[str, Any]) -> str:
     key = params.get("Key") or params.get("Item") or {}
     value = key.get("pk", "")
+    return str(value.get("S", "") if isinstance(value, dict) else value)
+
+
+def _queried_partition(params: dict[str, Any]) -> str:
+    """The partition key value of a Query's ``#key = :value`` key condition."""
+    [condition, *_] = re.split(r"\s+AND\s+", params["KeyConditionExpression"], flags=re.IGNORECASE)
+    _, placeholder = (part.strip() for part in condition.split("="))
+    value = params["ExpressionAttributeValues"][placeholder]
     return str(value.get("S", "") if isinstance(value, dict) else value)
 
 
@@ -226,6 +259,52 @@ def actions_of(statement: dict[str, Any]) -> set[str]:
     return set(action if isinstance(action, list) else [action])
 
 
+LEDGER = {"Fn::GetAtt": ["RunLedger", "Arn"]}
+LEADING_KEYS = "dynamodb:LeadingKeys"
+
+
+def ledger_resource(call: Call) -> Any:
+    """The template's resource for the ledger or the index a DynamoDB call reads."""
+    return {"Fn::Sub": f"${{RunLedger.Arn}}/index/{call.index}"} if call.index else LEDGER
+
+
+def leading_keys(statement: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """The statement's dynamodb:LeadingKeys condition as (operator, patterns), or None."""
+    found = [
+        (op, keys[LEADING_KEYS]) for op, keys in (statement.get("Condition") or {}).items() if LEADING_KEYS in keys
+    ]
+    assert len(found) <= 1, statement.get("Sid")
+    return found[0] if found else None
+
+
+def matches(operator: str, pattern: str, partition: str) -> bool:
+    """IAM's string matching of one condition value: StringLike's * and ? wildcards, StringEquals exactly."""
+    if operator == "ForAllValues:StringEquals":
+        return partition == pattern
+    assert operator == "ForAllValues:StringLike", operator
+    return (
+        re.fullmatch(".*".join(".".join(map(re.escape, p.split("?"))) for p in pattern.split("*")), partition)
+        is not None
+    )
+
+
+def allows(statement: dict[str, Any], call: Call, pattern: str | None = None) -> bool:
+    """Whether ``statement`` grants ``call``: its action, for DynamoDB its resource (the table or the index), and
+    its partition under the statement's LeadingKeys condition (under ``pattern`` of it, when given)."""
+    if call.action not in actions_of(statement):
+        return False
+    if not call.action.startswith("dynamodb:"):
+        return True
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    if ledger_resource(call) not in resources:
+        return False
+    condition = leading_keys(statement)
+    if condition is None:
+        return True
+    operator, patterns = condition
+    return any(matches(operator, p, call.partition) for p in patterns if pattern in (None, p))
+
+
 @pytest.mark.slow
 def test_each_function_is_granted_exactly_the_actions_a_bad_day_makes_it_use(bad_day, calls):
     template = load_template(ROOT / "template.yaml")
@@ -234,20 +313,42 @@ def test_each_function_is_granted_exactly_the_actions_a_bad_day_makes_it_use(bad
     busy = Scenario(manual_runs=[ManualRun(at_minute=17, table="databridge/lni/inspections")])
     result = run_local(ROOT / "table_configs", datetime(2026, 11, 24, 11, 0, tzinfo=UTC), 1, busy)
     assert result.unexpected_errors == [] and bad_day.result.unexpected_errors == []
-    assert ("sqs:SendMessage", "") in calls["submitter"], "the busy table's request went back to the queue"
+    assert Call("sqs:SendMessage") in calls["submitter"], "the busy table's request went back to the queue"
     used_calls = {name: bad_day.calls[name] | calls[name] for name in FUNCTIONS}
 
     for name, function in FUNCTIONS.items():
         statements = granted(template, function)
         grants = set().union(*(actions_of(s) for s in statements))
-        used = {action for action, _ in used_calls[name]}
+        used = {call.action for call in used_calls[name]}
         assert used <= grants, f"{function} calls what its role does not grant"
         assert grants - USED_BY_LAMBDA - RARE_PATHS.get(function, set()) <= used, f"{function}: an unused grant"
-        # An action granted only under a dynamodb:LeadingKeys condition keeps to those partitions.
-        for action in grants:
-            conditions = [s.get("Condition") or {} for s in statements if action in actions_of(s)]
-            partitions = [c.get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys") for c in conditions]
-            if all(partitions):
-                keys = {key for listed in partitions for key in listed}
-                touched = {pk for used_action, pk in used_calls[name] if used_action == action}
-                assert touched <= keys, (function, action)
+        # Each call is granted for the item family it touches, on the table or the index it reads ...
+        for call in used_calls[name]:
+            assert any(allows(s, call) for s in statements), f"{function}: {call} is not granted for its partition"
+        # ... and each ledger grant is used: every action of it, for every partition family it allows.
+        for statement in statements:
+            condition = leading_keys(statement)
+            assert condition or not any(a.startswith("dynamodb:") for a in actions_of(statement)), (
+                f"{function} {statement.get('Sid')}: a ledger grant names the item families it may touch"
+            )
+            for action in actions_of(statement) if condition else ():
+                for pattern in condition[1]:
+                    assert any(allows(statement, c, pattern) for c in used_calls[name] if c.action == action), (
+                        f"{function} {statement.get('Sid')}: {action} on {pattern} is granted and never used"
+                    )
+
+
+def test_a_leading_keys_pattern_matches_as_iam_matches_it():
+    assert matches("ForAllValues:StringLike", "RUN#*", "RUN#databridge/lni/permits")
+    assert not matches("ForAllValues:StringLike", "RUN#*", "SLOT")
+    assert not matches("ForAllValues:StringLike", "RUN#*", "XRUN#databridge/lni/permits")
+    assert matches("ForAllValues:StringLike", "SLO?", "SLOT") and not matches(
+        "ForAllValues:StringLike", "SLO?", "SLOTS"
+    )
+    assert matches("ForAllValues:StringEquals", "SLOT", "SLOT") and not matches(
+        "ForAllValues:StringEquals", "SLO*", "SLOT"
+    )
+    index_query = Call("dynamodb:Query", "pending", "pending-alerts")
+    on_index = {"Action": "dynamodb:Query", "Resource": ledger_resource(index_query),
+                "Condition": {"ForAllValues:StringEquals": {LEADING_KEYS: ["pending"]}}}  # fmt: skip
+    assert allows(on_index, index_query) and not allows(on_index, Call("dynamodb:Query", "pending"))

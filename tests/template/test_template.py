@@ -473,6 +473,53 @@ def test_no_function_may_scan_delete_anything_but_a_run_slot_or_update_anything_
             assert condition == {"dynamodb:LeadingKeys": ["TABLE"]}, name
 
 
+# The ledger's item families (adapters/ledger.py): the partition key values of its items, and of its index.
+LEDGER_FAMILIES = {"RUN#*", "SLOT", "CURSOR", "PAUSE", "TABLE"}
+PENDING_ALERTS_FAMILIES = {"pending"}
+
+
+def ledger_grants(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    statements = [
+        s for p in template["Resources"][role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+    ]
+    return [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+
+
+@pytest.mark.parametrize("role", ["DispatcherRole", "SubmitterRole", "JobEventsRole"])
+def test_every_ledger_grant_names_the_item_families_it_may_touch(template, role):
+    grants = ledger_grants(template, role)
+
+    assert grants
+    for statement in grants:
+        [(operator, keys)] = statement["Condition"].items()
+        families = keys["dynamodb:LeadingKeys"]
+        on_index = "/index/" in str(statement["Resource"])
+        assert set(families) <= (PENDING_ALERTS_FAMILIES if on_index else LEDGER_FAMILIES), statement["Sid"]
+        wildcard = any("*" in family or "?" in family for family in families)
+        assert operator == ("ForAllValues:StringLike" if wildcard else "ForAllValues:StringEquals"), statement["Sid"]
+
+
+@pytest.mark.parametrize(
+    ("role", "writable"),
+    [
+        ("SubmitterRole", {"RUN#*", "SLOT"}),  # never the cursor, a pause or a table record
+        ("JobEventsRole", {"RUN#*", "SLOT", "TABLE"}),
+        ("DispatcherRole", {"RUN#*", "SLOT", "TABLE", "CURSOR"}),  # never a pause: only an operator pauses
+    ],
+)
+def test_each_function_writes_only_its_item_families(template, role, writable):
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    written = {
+        family
+        for statement in ledger_grants(template, role)
+        if set(as_list(statement["Action"])) & writes
+        for keys in statement["Condition"].values()
+        for family in keys["dynamodb:LeadingKeys"]
+    }
+
+    assert written == writable
+
+
 def test_the_slack_channel_can_read_only_our_alarms_metrics_and_logs_under_a_read_only_guardrail(template):
     role = template["Resources"]["ChatbotRole"]["Properties"]
     channel = template["Resources"]["AlarmsToSlack"]["Properties"]
