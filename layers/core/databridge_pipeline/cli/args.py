@@ -21,6 +21,7 @@ from databridge_pipeline.domain.tables import Table
 DEFAULT_CONFIGS = "table_configs"
 MAX_HOURS = 24 * 366
 
+# What add_subparsers returns; each command group adds its subcommands to it.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
