@@ -43,6 +43,7 @@ from databridge_pipeline.local.template_spec import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 INSPECTIONS = "databridge/lni/inspections"
+SLACK_TOKEN = "xoxb-local-stand-in"  # the token local/stack.py keeps in the local Slack secret
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class BadDay:
     scenario: Scenario
     result: LocalResult
     calls: Calls  # per handler, the IAM actions (with ledger partitions) its invocations needed
+    handler_log: str  # the handlers' own output (their JSON log lines, EMF metrics), as the --log file has it
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +116,9 @@ def bad_day() -> BadDay:
         assert main(argv[1:]) == 0
     assert json.loads(report.read_text())["totals"] == results[0].report["totals"]
     scenario = load_scenario(ROOT / argv[argv.index("--scenario") + 1])
-    return BadDay(scenario=scenario, result=results[0], calls=calls)
+    log = ROOT / (argv[argv.index("--log") + 1] if "--log" in argv else "local-run.log")  # the CLI's default
+    handler_log = log.read_text(encoding="utf-8")
+    return BadDay(scenario=scenario, result=results[0], calls=calls, handler_log=handler_log)
 
 
 @pytest.fixture
@@ -246,6 +250,19 @@ def test_the_bad_day_scenario_from_the_readme_ends_as_its_comments_say(bad_day):
     orphans_done_first = sum(scenario.job_duration(c.step) < lease for c in scenario.crash_after_submit)
     assert repairs["polled"] == sum(lost.times for lost in scenario.lost_events) + orphans_done_first
     assert result.unexpected_errors == []
+
+
+@pytest.mark.slow
+def test_no_line_the_functions_log_carries_the_one_secret_they_can_read(bad_day):
+    """The functions' log groups skip a customer-managed key (template.yaml) because of this: their roles can
+    read no secret but the Slack token, and a day of alerts, retries and repairs logs no line that carries it."""
+    readers = {name for name in FUNCTIONS if Call("secretsmanager:GetSecretValue") in bad_day.calls[name]}
+    lines = [line for line in bad_day.handler_log.splitlines() if line.startswith('{"level"')]
+
+    assert readers == {"dispatcher", "job_events"} and bad_day.result.alerts, "the token was read, and used"
+    assert len(lines) > 20
+    assert not re.search(r"xox[abpr]-", bad_day.handler_log), "a Slack token in a log line"
+    assert SLACK_TOKEN not in bad_day.handler_log
 
 
 def granted(template: dict[str, Any], function: str) -> list[dict[str, Any]]:

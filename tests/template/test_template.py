@@ -520,19 +520,78 @@ def test_each_function_writes_only_its_item_families(template, role, writable):
     assert written == writable
 
 
-def test_the_slack_channel_can_read_only_our_alarms_metrics_and_logs_under_a_read_only_guardrail(template):
+def test_the_slack_channel_can_read_only_our_alarms_metrics_and_functions_logs_under_a_read_only_guardrail(template):
     role = template["Resources"]["ChatbotRole"]["Properties"]
     channel = template["Resources"]["AlarmsToSlack"]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    log_groups = {r["Fn::GetAtt"][0] for s in statements if s["Sid"] == "ReadOurLogs" for r in s["Resource"]}
+    allowed = [s for s in statements if s["Effect"] == "Allow"]
+    log_groups = {r["Fn::GetAtt"][0] for s in allowed if s["Sid"] == "ReadOurLogs" for r in s["Resource"]}
+    [denied] = [s for s in statements if s["Effect"] == "Deny"]
     guardrails = Resolver(template, "prod", "123456789012", "us-east-1").resolve(channel["GuardrailPolicies"])
+    every_group = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"}
 
     assert "ManagedPolicyArns" not in role
-    assert {a.split(":")[0] for s in statements for a in as_list(s["Action"])} == {"cloudwatch", "logs"}
+    assert {a.split(":")[0] for s in allowed for a in as_list(s["Action"])} == {"cloudwatch", "logs"}
     assert all(
-        a.split(":")[1].startswith(("Get", "Describe", "List", "Filter"))
-        for s in statements
-        for a in as_list(s["Action"])
+        a.split(":")[1].startswith(("Get", "Describe", "List", "Filter")) for s in allowed for a in as_list(s["Action"])
     )
-    assert log_groups == {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"}
+    # The Batch jobs' lines may carry a secret (a tool's error printing its connection URL): never the channel's.
+    assert log_groups == every_group - {"BatchLogGroup"}
+    assert (denied["Action"], denied["Resource"]) == ("logs:*", {"Fn::GetAtt": ["BatchLogGroup", "Arn"]})
     assert guardrails == ["arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"]
+
+
+def test_the_batch_log_group_is_encrypted_with_a_key_only_the_account_and_cloudwatch_logs_may_use(template):
+    resources = template["Resources"]
+    group = resources["BatchLogGroup"]["Properties"]
+    key = resources["BatchLogKey"]["Properties"]
+    resolver = Resolver(template, "dev", "123456789012", "us-east-1")
+    by_principal = {
+        str(resolver.resolve(statement["Principal"])): statement for statement in key["KeyPolicy"]["Statement"]
+    }
+
+    assert group["KmsKeyId"] == {"Fn::GetAtt": ["BatchLogKey", "Arn"]}
+    assert key["EnableKeyRotation"] is True
+    assert all(statement["Effect"] == "Allow" for statement in by_principal.values())
+    assert set(by_principal) == {
+        str({"AWS": "arn:aws:iam::123456789012:root"}),  # administers it (and lets IAM policies grant it)
+        str({"Service": "logs.us-east-1.amazonaws.com"}),
+    }
+    logs = by_principal[str({"Service": "logs.us-east-1.amazonaws.com"})]
+    context = resolver.resolve(logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"])
+    assert context == f"arn:aws:logs:us-east-1:123456789012:log-group:{resolver.resolve(group['LogGroupName'])}"
+    assert "Chatbot" not in str(key) and "chatbot" not in str(key)
+    chatbot = [s for p in resources["ChatbotRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert not any(a.startswith("kms:") for s in chatbot for a in as_list(s["Action"]))
+
+
+def test_no_log_group_is_left_unencrypted_but_those_of_functions_that_can_read_at_most_the_slack_token(template):
+    """The functions' log groups skip checkov's customer-managed key: their roles read no secret but the Slack
+    token (the bad-day test checks no log line carries it); every other log group has a key."""
+    resources = template["Resources"]
+    resolver = Resolver(template, "dev", "123456789012", "us-east-1", {"SlackSecretName": "the-slack-token"})
+    readable = {
+        role: {
+            resolver.resolve(resource)
+            for _, statement in policy_statements({"Resources": {role: resources[role]}})
+            if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+            for resource in as_list(statement["Resource"])
+        }
+        for role in ("DispatcherRole", "SubmitterRole", "JobEventsRole")
+    }
+    slack = {"arn:aws:secretsmanager:us-east-1:123456789012:secret:the-slack-token-??????"}
+
+    assert readable == {"DispatcherRole": slack, "SubmitterRole": set(), "JobEventsRole": slack}
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Logs::LogGroup":
+            continue
+        skips = {skip["id"] for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])}
+        writers = [
+            function
+            for function in FUNCTIONS
+            if resources[function]["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": name}
+        ]
+        if "CKV_AWS_158" in skips:
+            assert len(writers) == 1, f"{name} skips the key, so it must be one function's log group"
+        else:
+            assert "KmsKeyId" in resource["Properties"], name
