@@ -207,7 +207,7 @@ def test_every_variable_points_at_a_resource_or_parameter_of_the_template(templa
             assert reference in known, f"{function} {name} refers to {reference}, which the template lacks"
 
 
-PROD_PARAMETERS = {"S3Bucket": "citygeo-airflow-databridge2"}
+PROD_PARAMETERS = {"S3Bucket": "citygeo-airflow-databridge2", "SlackChannel": "#databridge-pipeline"}
 
 
 def test_variables_resolve_to_the_names_the_core_expects(template):
@@ -389,14 +389,15 @@ def test_alarms_can_publish_to_their_encrypted_topic_and_reach_a_person(template
     assert "AlarmEmail" in str(rule["Assertions"]) and "prod" in str(rule["RuleCondition"])
 
 
-def test_dev_cannot_name_a_production_bucket_or_carto_secret(template):
+def test_dev_cannot_name_a_production_bucket_channel_or_carto_secret(template):
     parameters = template["Parameters"]
-    for name in ("S3Bucket", "CartoPhlSecretName", "CartoGsgSecretName"):
+    for name in ("S3Bucket", "SlackChannel", "CartoPhlSecretName", "CartoGsgSecretName"):
         assert "Default" not in parameters[name], f"{name}: no default that could point dev at prod"
     rule = str(template["Rules"]["DevNeverTouchesProd"])
     assert "'dev'" in rule or "dev]" in rule or "dev'" in rule
-    for production in ("citygeo-airflow-databridge2", "carto-prod", "carto-dev"):
+    for production in ("citygeo-airflow-databridge2", "#databridge-pipeline", "carto-prod", "carto-dev"):
         assert production in rule
+    # tests/template/test_deploy_parameters.py evaluates the rule and the parameters' patterns on deploys.
 
 
 def test_dev_dispatches_no_schedule_unless_turned_on(template):
