@@ -27,22 +27,23 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+# The benchmarks' own modules, and the tests' in-memory fakes of the ports (tests/fakes: the same stand-ins the
+# services' unit tests use, held to the adapters by tests/contract), imported by their top-level names.
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]
 
 from cost_model import legacy_monthly_usd, pipeline_monthly_usd  # noqa: E402
+from fakes import FakeAlerts, FakeBatch, FakeLedger, FakeRunQueue  # noqa: E402
 from table_mix import clock_mixture, generate_configs, mixture  # noqa: E402
 
-from databridge_pipeline.adapters.batch import AwsBatchJobs  # noqa: E402
-from databridge_pipeline.adapters.run_queue import SqsRunQueue  # noqa: E402
 from databridge_pipeline.bootstrap import Wiring, dispatcher_services, job_events_service  # noqa: E402
 from databridge_pipeline.configs.loader import load_tables  # noqa: E402
 from databridge_pipeline.configs.manifest import load_catalog, write_manifest  # noqa: E402
+from databridge_pipeline.domain.aws_events import JobState  # noqa: E402
 from databridge_pipeline.domain.catalog import Catalog  # noqa: E402
-from databridge_pipeline.domain.pauses import Pause  # noqa: E402
 from databridge_pipeline.domain.runs import Run, StepRecord  # noqa: E402
 from databridge_pipeline.domain.schedule import DueRun, Window, fire_times  # noqa: E402
 from databridge_pipeline.domain.settings import settings_for  # noqa: E402
-from databridge_pipeline.domain.tables import Table  # noqa: E402
+from databridge_pipeline.domain.tables import Table, TableId  # noqa: E402
 from databridge_pipeline.local.batch_events import job_state_change  # noqa: E402
 from databridge_pipeline.observability import logger  # noqa: E402
 from databridge_pipeline.services.dispatcher import Dispatcher  # noqa: E402
@@ -79,100 +80,40 @@ def best_of(repeat: int, work: Callable[[], Any]) -> float:
     return statistics.median(times)
 
 
-# --- stubs: the AWS side of the services, in memory ---------------------------------------------------------
+# --- the AWS side of the services, in memory: the tests' fakes (tests/fakes) -------------------------------
 
 
-class MemoryLedger:
-    """Just what the services call, backed by a dict (no conditional-write races to model here)."""
+class LostEventsBatch(FakeBatch):
+    """The reconciliation benchmark's Batch: every tenth job has SUCCEEDED (its event was lost), the others
+    are still RUNNING. DescribeJobs still refuses more than 100 ids a call, as FakeBatch (and AWS) does."""
 
-    def __init__(self) -> None:
-        self.runs: dict[tuple[str, str], Run] = {}
-        self.last_tick: datetime | None = None
-
-    def get_run(self, table_id: str, run_id: str) -> Run | None:
-        return self.runs.get((table_id, run_id))
-
-    def start_run(self, run: Run) -> Run:
-        return self.save_run(run)
-
-    def save_run(self, run: Run) -> Run:
-        saved = run.model_copy(update={"version": run.version + 1})
-        self.runs[(run.table, run.run_id)] = saved
-        return saved
-
-    def free_slot(self, table_id: str, run_id: str) -> None:
-        return None
-
-    def slots(self) -> list[tuple[str, str, Run | None]]:
-        return [(table, run_id, run) for (table, run_id), run in self.runs.items() if not run.finished]
-
-    def pending_alert_runs(self) -> list[Run]:
-        return [run for run in self.runs.values() if "pending" in (run.alert, run.stuck_alert)]
-
-    def pauses(self) -> list[Pause]:
-        return []  # nothing paused: the tick pays its one read of the pauses, not a skip
-
-    def record_success(self, table_id: str, at: datetime) -> None:
-        return None
-
-    def record_finished(self, run: Run) -> None:
-        return None
-
-    def cursor(self) -> datetime | None:
-        return self.last_tick
-
-    def advance_cursor(self, tick: datetime) -> bool:
-        self.last_tick = tick
-        return True
+    def describe_jobs(self, job_ids: list[str]) -> list[JobState]:
+        super().describe_jobs(job_ids)  # counts the call; raises past 100 ids
+        return [JobState(job_id=j, status="SUCCEEDED" if j.endswith("0") else "RUNNING") for j in job_ids]
 
 
-class CountingSqs:
-    def __init__(self) -> None:
-        self.batch_calls = 0
-        self.messages = 0
-
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        self.batch_calls += 1
-        self.messages += len(Entries)
-        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
-
-    def send_message(self, **kwargs: Any) -> dict[str, Any]:
-        return {"MessageId": "m"}
-
-
-class StubBatch:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def submit_job(self, **kwargs: Any) -> dict[str, Any]:
-        self.calls += 1
-        return {"jobId": f"job-{self.calls}", "jobName": kwargs["jobName"]}
-
-    def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
-        """Every tenth job has SUCCEEDED (its event was lost), the others are still RUNNING."""
-        if len(jobs) > 100:
-            raise SystemExit(f"DescribeJobs called with {len(jobs)} ids; AWS takes at most 100")
-        return {"jobs": [{"jobId": j, "status": "SUCCEEDED" if j.endswith("0") else "RUNNING"} for j in jobs]}
-
-
-class NoAlerts:
-    def post(self, alert: Any) -> None:
-        return None
-
-
-def actions(catalog: Catalog, clock: Callable[[], datetime]) -> tuple[Wiring, CountingSqs, StubBatch, MemoryLedger]:
-    sqs, batch, ledger = CountingSqs(), StubBatch(), MemoryLedger()
+def actions(
+    catalog: Catalog, clock: Callable[[], datetime], batch: FakeBatch | None = None
+) -> tuple[Wiring, FakeRunQueue, FakeBatch, FakeLedger]:
+    queue, ledger = FakeRunQueue(), FakeLedger()
+    batch = batch or FakeBatch()
     wiring = Wiring(
         catalog=catalog,
         settings=settings_for("prod"),
-        ledger=ledger,  # type: ignore[arg-type]
-        batch=AwsBatchJobs(batch),
-        queue=SqsRunQueue(sqs, "https://sqs.us-east-1.amazonaws.com/123456789012/runs"),
-        alerts=NoAlerts(),
+        ledger=ledger,
+        batch=batch,
+        queue=queue,
+        alerts=FakeAlerts(),
         links=LogLinks(region="us-east-1", log_group="/aws/batch/job"),
         clock=clock,
     )
-    return wiring, sqs, batch, ledger
+    return wiring, queue, batch, ledger
+
+
+def copies(table: Table, count: int) -> Catalog:
+    """``count`` tables configured as ``table``, so that each of ``count`` active runs holds its own table's
+    slot (one active run per table, as the ledger allows)."""
+    return Catalog([Table(id=TableId.parse(f"{table.id}_{n:05}"), config=table.config) for n in range(count)])
 
 
 # --- the benchmarks ---------------------------------------------------------------------------------------
@@ -213,14 +154,14 @@ def bench_dispatch(work: Path) -> dict[str, Any]:
     for label, window in (("tick", timedelta(minutes=1)), ("catch_up_1h", timedelta(hours=1))):
         timings, due, calls = [], 0, 0
         for _ in range(5):
-            wiring, sqs, _, ledger = actions(catalog, lambda: tick)
+            wiring, queue, _, ledger = actions(catalog, lambda: tick)
             ledger.last_tick = tick - window
             dispatcher, _, _ = dispatcher_services(wiring)
             start = time.process_time()
             with quiet():
                 outcome = dispatcher.tick(tick)
             timings.append(time.process_time() - start)
-            due, calls = outcome.dispatched, sqs.batch_calls
+            due, calls = outcome.dispatched, queue.batch_calls  # SendMessageBatch calls, ten requests a call
             if calls != math.ceil(due / 10):
                 raise SystemExit(f"dispatch {label}: {calls} SendMessageBatch calls for {due} runs")
         result[label] = {"due": due, "compute_s": statistics.median(timings), "send_message_batch_calls": calls}
@@ -249,20 +190,20 @@ class PerScheduleCroniter:
 
 
 def clock_ticks(
-    dispatcher: Dispatcher, ledger: MemoryLedger, sqs: CountingSqs, ticks: list[datetime]
+    dispatcher: Dispatcher, ledger: FakeLedger, queue: FakeRunQueue, ticks: list[datetime]
 ) -> dict[str, Any]:
     """Tick after tick on one warm dispatcher: CPU ms per tick, runs due, SendMessageBatch calls and their floor."""
     timings, due, calls, floor = [], 0, 0, 0
     for tick in ticks:
         ledger.last_tick = tick - timedelta(minutes=1)
-        before = sqs.batch_calls
+        before = queue.batch_calls
         start = time.process_time()
         with quiet():
             outcome = dispatcher.tick(tick)
         timings.append((time.process_time() - start) * 1000)
         due, calls, floor = (
             due + outcome.dispatched,
-            calls + sqs.batch_calls - before,
+            calls + queue.batch_calls - before,
             floor + math.ceil(outcome.dispatched / 10),
         )
     return {"ms": statistics.median(timings), "max_ms": max(timings), "due": due, "calls": calls, "floor": floor}
@@ -277,14 +218,14 @@ def bench_clock_dispatch(work: Path) -> dict[str, Any]:
     catalog = load_catalog(manifest)
     start = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
     ticks = [start + timedelta(minutes=n) for n in range(1, 121)]
-    wiring, sqs, _, ledger = actions(catalog, lambda: start)
+    wiring, queue, _, ledger = actions(catalog, lambda: start)
     indexed, _, _ = dispatcher_services(wiring)
     assert len(indexed.index.schedules) > 0  # built here; the cold figure below includes the build
-    warm = clock_ticks(indexed, ledger, sqs, ticks)
-    wiring, sqs, _, ledger = actions(catalog, lambda: start)
+    warm = clock_ticks(indexed, ledger, queue, ticks)
+    wiring, queue, _, ledger = actions(catalog, lambda: start)
     before, _, _ = dispatcher_services(wiring)
     before._index = PerScheduleCroniter(catalog)  # type: ignore[assignment]
-    baseline = clock_ticks(before, ledger, sqs, ticks[:7])
+    baseline = clock_ticks(before, ledger, queue, ticks[:7])
     if warm["calls"] != warm["floor"]:
         raise SystemExit(f"clock dispatch: {warm['calls']} SendMessageBatch calls, floor {warm['floor']}")
     agree = [PerScheduleCroniter(catalog).due(Window(after=t - timedelta(minutes=1), until=t)) for t in ticks[:7]]
@@ -441,56 +382,61 @@ def extract_submitted(table: str, run_id: str, job_id: str, at: datetime) -> Run
 
 
 def bench_job_events(count: int = 1000) -> dict[str, Any]:
+    """``count`` extract-SUCCEEDED events, each for the active run of its own table, each submitting the load."""
     now = datetime(2026, 11, 24, 11, 30, tzinfo=UTC)
-    catalog = Catalog(load_tables(ROOT / "table_configs"))
+    inspections = Catalog(load_tables(ROOT / "table_configs")).get("databridge/lni/inspections")
+    assert inspections is not None
+    catalog = copies(inspections, count)
     wiring, _, batch, ledger = actions(catalog, lambda: now)
-    table = catalog.get("databridge/lni/inspections")
-    assert table is not None
     service = job_events_service(wiring)
     events = []
-    for index in range(count):
+    for index, table in enumerate(catalog):
         run_id = f"manual-{index:05}"
         job = {
             "jobArn": f"arn:aws:batch:us-east-1:123456789012:job/j{index}",
-            "jobName": "extract_lni_inspections",
+            "jobName": f"extract_lni_{table.id.name}",
             "jobId": f"j{index}",
             "jobQueue": "arn:aws:batch:us-east-1:123456789012:job-queue/databridge-pipeline-prod-extract",
             "jobDefinition": "arn:aws:batch:us-east-1:123456789012:job-definition/databridge-extract:1",
             "tags": {"table": str(table.id), "run_id": run_id, "step": "extract"},
         }
-        ledger.runs[(str(table.id), run_id)] = extract_submitted(str(table.id), run_id, f"j{index}", now)
+        ledger.put(extract_submitted(str(table.id), run_id, f"j{index}", now))
         events.append(job_state_change(job, "SUCCEEDED", now, "123456789012", "us-east-1"))
     timings = []
     for event in events:
         start = time.perf_counter()
         service.handle_raw(event)
         timings.append((time.perf_counter() - start) * 1000)
-    if batch.calls != count:
-        raise SystemExit(f"job events: {batch.calls} SubmitJob calls for {count} events")
+    if batch.submit_calls != count:
+        raise SystemExit(f"job events: {batch.submit_calls} SubmitJob calls for {count} events")
     timings.sort()
     return {"events": count, "median": statistics.median(timings), "p99": timings[int(0.99 * count) - 1]}
 
 
 def bench_reconcile(count: int = 1000) -> dict[str, Any]:
-    """One reconciliation pass over ``count`` active runs whose jobs are all past the event's grace."""
+    """One reconciliation pass over ``count`` active runs (one per table) whose jobs are all past the event's
+    grace; Batch says every tenth SUCCEEDED (``LostEventsBatch``)."""
     submitted_at = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
     now = submitted_at + timedelta(minutes=10)
-    catalog = Catalog(load_tables(ROOT / "table_configs"))
-    wiring, _, batch, ledger = actions(catalog, lambda: now)
-    table = catalog.get("databridge/lni/inspections")
-    assert table is not None
-    for index in range(count):
-        run_id = f"manual-{index:05}"
-        ledger.runs[(str(table.id), run_id)] = extract_submitted(str(table.id), run_id, f"j{index}", submitted_at)
+    inspections = Catalog(load_tables(ROOT / "table_configs")).get("databridge/lni/inspections")
+    assert inspections is not None
+    catalog = copies(inspections, count)
+    wiring, _, batch, ledger = actions(catalog, lambda: now, LostEventsBatch())
+    for index, table in enumerate(catalog):
+        ledger.put(extract_submitted(str(table.id), f"manual-{index:05}", f"j{index}", submitted_at))
     _, reconciler, _ = dispatcher_services(wiring)
     start = time.perf_counter()
     result = reconciler.run_pass()
     seconds = time.perf_counter() - start
     floor = math.ceil(count / 100)
+    if result.active != count:
+        raise SystemExit(f"reconcile: {result.active} active runs seen of {count}")
     if result.describe_calls > floor:
         raise SystemExit(f"reconcile: {result.describe_calls} DescribeJobs calls for {count} runs (floor {floor})")
-    if batch.calls != result.repairs["polled"]:
-        raise SystemExit(f"reconcile: {batch.calls} loads submitted for {result.repairs['polled']} polled successes")
+    if batch.submit_calls != result.repairs["polled"]:
+        raise SystemExit(
+            f"reconcile: {batch.submit_calls} loads submitted for {result.repairs['polled']} polled successes"
+        )
     return {
         "active_runs": count,
         "describe_jobs_calls": result.describe_calls,
