@@ -11,9 +11,16 @@ import pytest
 from databridge_pipeline.configs.loader import check_tables, load_tables
 from databridge_pipeline.configs.manifest import load_catalog, write_manifest
 from databridge_pipeline.domain.connections import CARTO_CONNECTIONS, KNACK_CONNECTIONS
-from databridge_pipeline.domain.job_requests import run_job_requests, step_names
+from databridge_pipeline.domain.job_requests import ChainError, run_job_requests, step_names
 from databridge_pipeline.domain.settings import settings_for
-from databridge_pipeline.domain.step_kinds import ChainContext, StepEntry, chain_problems, derived_chain, step_kinds
+from databridge_pipeline.domain.step_kinds import (
+    ChainContext,
+    StepEntry,
+    chain_problems,
+    derived_chain,
+    resolve_chain,
+    step_kinds,
+)
 from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"
@@ -229,6 +236,8 @@ steps:
             ("  - kind: carto_load\n", "  - kind: carto_load\n    carto_table: 3\n"),
             "9: steps: item 3: carto_table: a name or a list of names, got 3",
         ),
+        (("output: geocoded", 'output: "geocoded\\n"'), "7: output: 'geocoded\\n' must match ^[A-Za-z0-9_]+$"),
+        (("[lat, lon]", '[lat, "lon\\n"]'), "6: ais_fields: 'lon\\n' must match ^[A-Za-z0-9_]+$"),
     ],
 )
 def test_a_bad_chain_is_reported_at_its_line(tmp_path, monkeypatch, change, expected):
@@ -314,3 +323,98 @@ def test_commands_json_shows_the_whole_chain_of_every_example(capsys, command_se
         requests = json.loads(capsys.readouterr().out)
         assert [r["step"] for r in requests] == step_names(subject, command_set)
         assert all(r["command"][:2] == ["bash", "-c"] for r in requests)
+
+
+# --- a step's connection agrees with the folder and the legacy keys ------------------------------------------
+
+KNACK_CHAIN = """\
+carto_users: [publicuser]
+knack_object_id: 7
+knack_conn_id: {app}
+steps:
+  - kind: knack_extract
+    connection: {extract}
+  - kind: knack_schema
+  - kind: carto_load
+    connection: {load}
+"""
+
+
+@pytest.mark.parametrize(
+    ("relative", "text", "expected"),
+    [
+        (
+            "knack/carto_phl/ppr/events.yml",
+            KNACK_CHAIN.format(app="knack", extract="knack", load="carto_gsg"),
+            "9: connection 'carto_gsg' disagrees with the folder knack/carto_phl/ this file is in",
+        ),
+        (
+            "knack/carto_phl/ppr/events.yml",
+            KNACK_CHAIN.format(app="knack", extract="knack_test", load="carto_phl"),
+            "6: connection 'knack_test' disagrees with knack_conn_id 'knack', the Knack app this table extracts "
+            "from (and whose staging path it uses)",
+        ),
+        (
+            "knack/carto_gsg/ppr/events.yml",
+            KNACK_CHAIN.format(app="knack_test", extract="knack", load="carto_gsg"),
+            "6: connection 'knack' disagrees with knack_conn_id 'knack_test'",
+        ),
+        (
+            "airtable/airtable/airtable_table.yml",
+            CHAIN.replace("  - kind: carto_load\n", "  - kind: carto_load\n    connection: carto_gsg\n"),
+            "9: connection 'carto_gsg' disagrees with the table's Carto connection 'carto_phl' (the default: to load "
+            "into carto_gsg, set carto_conn_id: carto_gsg)",
+        ),
+        (
+            "airtable/airtable/airtable_table.yml",
+            "carto_conn_id: carto_gsg\n"
+            + CHAIN.replace("  - kind: carto_load\n", "  - kind: carto_load\n    connection: carto_phl\n"),
+            "10: connection 'carto_phl' disagrees with carto_conn_id 'carto_gsg'",
+        ),
+    ],
+)
+def test_a_step_connection_that_contradicts_the_folder_or_the_legacy_keys_is_refused_at_its_line(
+    tmp_path, monkeypatch, relative, text, expected
+):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / relative
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+
+    _, found = check_tables(tmp_path)
+
+    assert [str(p).removeprefix(f"{relative}:")[: len(expected)] for p in found] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("relative", "app", "load", "staging"),
+    [
+        ("knack/carto_phl/ppr/events.yml", "knack", "carto_phl", "ppr"),
+        ("knack/carto_gsg/ppr/events.yml", "knack_test", "carto_gsg", "ppr_test"),
+    ],
+)
+def test_a_step_connection_that_repeats_the_folder_and_the_keys_is_valid(tmp_path, relative, app, load, staging):
+    path = tmp_path / relative
+    path.parent.mkdir(parents=True)
+    path.write_text(KNACK_CHAIN.format(app=app, extract=app, load=load))
+
+    (loaded,) = load_tables(tmp_path)
+
+    extract, *_ = run_job_requests(loaded, CURRENT, "r")
+    assert loaded.staging_schema == staging
+    assert option(words(extract.command), "--s3_key") == f"staging/{staging}/events.csv"
+
+
+def test_the_staging_schema_follows_the_knack_app_the_extract_uses():
+    """Validation refuses the disagreement, and so does planning a run; even so, what the extract would write
+    follows the app it extracts, so a test app's records are never staged on the production path."""
+    steps = [StepEntry(kind="knack_extract", connection="knack_test"), StepEntry(kind="carto_load")]
+    subject = table("knack/carto_phl/ppr/ppr_events", **{**KNACK, "upload_to_carto": False, "steps": steps})
+
+    (extract, _), found = resolve_chain(subject.chain, subject.chain_context, "legacy")
+
+    assert (subject.knack_conn, subject.staging_schema) == ("knack_test", "ppr_test")
+    assert (extract.connection, extract.values["output_csv"]) == ("knack_test", "staging/ppr_test/ppr_events.csv")
+    assert [p.where for p in found] == [("steps", 0, "connection")]
+    with pytest.raises(ChainError, match="disagrees with knack_conn_id 'knack'"):
+        run_job_requests(subject, LEGACY, "r")

@@ -71,3 +71,9 @@ def connections_of_type(type_: str) -> tuple[str, ...]:
 KNACK_CONNECTIONS = connections_of_type("knack")
 CARTO_CONNECTIONS = connections_of_type("carto")
 DEFAULT_CARTO_CONNECTION = "carto_phl"
+
+
+def stages_apart(conn_id: str | None) -> bool:
+    """A test connection's data is staged apart (``<schema>_test``), as the legacy knack factory did for any
+    ``knack_conn_id`` containing ``test``."""
+    return conn_id is not None and "test" in conn_id

@@ -22,6 +22,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from databridge_pipeline.domain.connections import CONNECTIONS, ConnectionType, connections_of_type
+from databridge_pipeline.domain.names import COLUMN, echo, is_name, shape
 from databridge_pipeline.domain.settings import CommandSet
 
 StepName = Literal["extract", "schema", "geocode", "load"]
@@ -29,6 +30,7 @@ STEP_NAMES: tuple[str, ...] = get_args(StepName)
 COMMAND_SETS: tuple[CommandSet, ...] = get_args(CommandSet)
 Artifact = Literal["csv", "schema"]
 Queue = Literal["extract", "carto"]
+CartoSource = Literal["folder", "carto_conn_id", "default"]  # what gives a table its Carto connection
 
 # Values every step may use in a command: from the table, the environment, and the chain.
 TABLE_VALUES = (
@@ -39,7 +41,7 @@ ARTIFACT_VALUES = ("input_csv", "input_schema", "output_csv", "output_schema")
 # Values a key template or an option default may use.
 KEY_VALUES = ("table", "staging_schema", "input_name")
 PLACEHOLDER = re.compile(r"\{([a-z0-9_.]+)\}")
-OPTION_VALUE = re.compile(r"^[A-Za-z0-9_]+$")
+OPTION_VALUE = COLUMN  # a step option's value goes into a command and an S3 key: a plain name, whole
 
 # The legacy keys' chains: the source's extract, then (with upload_to_carto) its schema step and the load.
 SOURCE_EXTRACT = {"databridge": "databridge_extract", "knack": "knack_extract", "airtable": "airtable_extract"}
@@ -179,6 +181,7 @@ class ChainContext:
     knack_conn: str | None
     carto_conn: str
     has_knack_object: bool
+    carto_source: CartoSource = "default"  # what gives carto_conn
 
 
 @dataclass(frozen=True)
@@ -222,9 +225,9 @@ def resolve_chain(
         at: tuple[str | int, ...] = ("steps", index)
         kind = kinds.get(entry.kind)
         if kind is None:
-            guess = difflib.get_close_matches(entry.kind, kinds, n=1)
+            guess = difflib.get_close_matches(entry.kind[:100], kinds, n=1)
             hint = f"did you mean {guess[0]!r}?" if guess else f"known: {', '.join(kinds)}"
-            problems.append(ChainProblem((*at, "kind"), f"unknown step kind {entry.kind!r} ({hint})"))
+            problems.append(ChainProblem((*at, "kind"), f"unknown step kind {echo(entry.kind)} ({hint})"))
             continue
         if kind.step in names:
             problems.append(
@@ -307,12 +310,42 @@ def _connection(entry: StepEntry, kind: StepKind, context: ChainContext) -> tupl
         return chosen, f"{entry.kind} reads a Knack object: it belongs to a knack table (knack/<carto_conn>/...)"
     if chosen not in CONNECTIONS:
         return chosen, (
-            f"connection {chosen!r} has no secret mapping (connections.py maps: "
+            f"connection {echo(chosen)} has no secret mapping (connections.py maps: "
             f"{', '.join(known) or 'none of type ' + kind.connection})"
         )
     if CONNECTIONS[chosen].type != kind.connection:
         return chosen, f"{entry.kind} needs a {kind.connection} connection ({', '.join(known)}), not {chosen!r}"
-    return chosen, None
+    return chosen, _disagreement(chosen, kind.connection, context) if entry.connection is not None else None
+
+
+def _disagreement(chosen: str, connection_type: str, context: ChainContext) -> str | None:
+    """A step's ``connection:`` may only repeat what the table's folder and legacy keys say: a table in
+    ``knack/carto_phl/`` loads into carto_phl, and a production Knack table extracts the production app (and
+    stages where the production app's records go)."""
+    if connection_type == "knack" and context.knack_conn is not None and chosen != context.knack_conn:
+        return (
+            f"connection {chosen!r} disagrees with knack_conn_id {context.knack_conn!r}, the Knack app this table "
+            "extracts from (and whose staging path it uses)"
+        )
+    if connection_type == "carto" and chosen != context.carto_conn:
+        said_by = {
+            "folder": f"the folder knack/{context.carto_conn}/ this file is in",
+            "carto_conn_id": f"carto_conn_id {context.carto_conn!r}",
+            "default": f"the table's Carto connection {context.carto_conn!r} (the default: to load into "
+            f"{chosen}, set carto_conn_id: {chosen})",
+        }[context.carto_source]
+        return f"connection {chosen!r} disagrees with {said_by}"
+    return None
+
+
+def step_connection(entries: Sequence[StepEntry], connection_type: str) -> str | None:
+    """The connection the chain's first step of this type names in ``connection:`` (None if none does)."""
+    kinds = step_kinds()
+    for entry in entries:
+        kind = kinds.get(entry.kind)
+        if entry.connection is not None and kind is not None and kind.connection == connection_type:
+            return entry.connection
+    return None
 
 
 def _options(
@@ -324,7 +357,7 @@ def _options(
     for key in given:
         if key not in kind.options:
             known = ", ".join(["kind", "connection", *kind.options])
-            problems.append((key, f"{entry.kind} has no option {key!r} (its keys: {known})"))
+            problems.append((key, f"{entry.kind} has no option {echo(key)} (its keys: {known})"))
     for name, spec in kind.options.items():
         value = given.get(name)
         if value is None:
@@ -334,11 +367,11 @@ def _options(
             continue
         items = value if isinstance(value, list) else [value]
         if isinstance(value, list) != spec.list:
-            shape = "a list of names" if spec.list else "one name"
-            problems.append((name, f"{name} takes {shape}"))
-        bad = [item for item in items if not OPTION_VALUE.match(item)]
+            expected = "a list of names" if spec.list else "one name"
+            problems.append((name, f"{name} takes {expected}"))
+        bad = [item for item in items if not is_name(OPTION_VALUE, item)]
         if bad:
-            problems.append((name, f"{name}: {bad[0]!r} must match {OPTION_VALUE.pattern}"))
+            problems.append((name, f"{name}: {echo(bad[0])} must match {shape(OPTION_VALUE)}"))
         values[name] = ",".join(items)
     return values, problems
 

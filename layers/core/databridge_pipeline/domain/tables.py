@@ -7,12 +7,13 @@ ones. A config's identity comes from its path: ``databridge/<schema>/<table>.yml
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
-from typing import Any, Literal
+from re import Pattern
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,18 +23,21 @@ from pydantic import (
     model_validator,
 )
 
-from databridge_pipeline.domain.connections import (
-    DEFAULT_CARTO_CONNECTION,
+from databridge_pipeline.domain.connections import DEFAULT_CARTO_CONNECTION, stages_apart
+from databridge_pipeline.domain.names import CARTO_USER, COLUMN, NAME, clip, echo, is_name, shape
+from databridge_pipeline.domain.step_kinds import (
+    CartoSource,
+    ChainContext,
+    StepEntry,
+    derived_chain,
+    step_connection,
 )
-from databridge_pipeline.domain.step_kinds import ChainContext, StepEntry, derived_chain
 
-NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
-COLUMN_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
-CARTO_USER_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 Source = Literal["databridge", "knack", "airtable"]
 
 # Validation context of a manifest compiled from configs that were validated in full when it was built.
 COMPILED = {"compiled": True}
+MAX_CRON = 200  # the longest legacy cron is 26 characters; croniter expands lists, so bound what it reads
 
 
 class TableId(BaseModel):
@@ -75,10 +79,10 @@ def _parse_table_id(value: str) -> dict[str, Any]:
     elif parts[0] == "knack" and len(parts) == 4:
         fields = {"source": "knack", "carto_conn": parts[1], "schema_name": parts[2], "name": parts[3]}
     else:
-        raise ValueError(f"table id {value!r} is not of the form {shapes}")
+        raise ValueError(f"table id {echo(value)} is not of the form {shapes}")
     for part in parts[1:]:
-        if not NAME_PATTERN.match(part):
-            raise ValueError(f"table id {value!r}: {part!r} must match ^[a-z0-9_]+$")
+        if not is_name(NAME, part):
+            raise ValueError(f"table id {echo(value)}: {echo(part)} must match {shape(NAME)}")
     return fields
 
 
@@ -89,15 +93,17 @@ def cron_problem(expression: str) -> str | None:
 
     if expression.startswith("@reboot"):
         return "'@reboot' has no meaning for a scheduled table"
+    if len(expression) > MAX_CRON or not expression.isprintable():
+        return f"{echo(expression)} is not a cron expression (one line of at most {MAX_CRON} printable characters)"
     try:
         croniter(expression)
     except (ValueError, KeyError) as error:
-        return f"{expression!r} is not a valid cron expression ({error})"
+        return f"{echo(expression)} is not a valid cron expression ({clip(str(error))})"
     fields = expression.split()
     if not expression.startswith("@") and len(fields) != 5:
         # croniter reads a 6th field as seconds and a 7th as years: valid to it, but not what was meant
         return (
-            f"{expression!r} has {len(fields)} fields; a cron has 5 "
+            f"{echo(expression)} has {len(fields)} fields; a cron has 5 "
             "(minute hour day-of-month month day-of-week), e.g. '0 5 * * *'"
         )
     return None
@@ -107,9 +113,26 @@ def cron_problem(expression: str) -> str | None:
 def timezone_problem(name: str) -> str | None:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"{name!r} is not an IANA time zone (e.g. UTC, America/New_York)"
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        return f"{echo(name)} is not an IANA time zone (e.g. UTC, America/New_York)"
     return None
+
+
+def _matching(pattern: Pattern[str]) -> AfterValidator:
+    """A name that goes into a command or Carto SQL (users and indexes are joined with commas into one CLI
+    option): the whole of it must match, each list item checked at its own line."""
+
+    def check(value: str) -> str:
+        if not is_name(pattern, value):
+            raise ValueError(f"{echo(value)} must match {shape(pattern)}")
+        return value
+
+    return AfterValidator(check)
+
+
+CartoUser = Annotated[str, _matching(CARTO_USER)]
+Column = Annotated[str, _matching(COLUMN)]
+SchemaName = Annotated[str, _matching(NAME)]
 
 
 class TableConfig(BaseModel):
@@ -120,8 +143,8 @@ class TableConfig(BaseModel):
 
     schedule_interval: str | bool | None = None
     upload_to_carto: bool = False
-    carto_users: list[str] = Field(default_factory=list)
-    indexes: list[str] | None = None
+    carto_users: list[CartoUser] = Field(default_factory=list)
+    indexes: list[Column] | None = None
     upload_to_ago: bool | None = None  # accepted as the legacy files have it; not acted on yet
     knack_object_id: int | None = Field(default=None, ge=1)
     knack_conn_id: str | None = None
@@ -130,7 +153,7 @@ class TableConfig(BaseModel):
     retries: int | None = Field(default=None, ge=0, le=10)
     retry_delay_minutes: int | None = Field(default=None, ge=0, le=15)
     timeout_minutes: int = Field(default=240, ge=1, le=24 * 60)
-    source_schema: str | None = Field(default=None, pattern=NAME_PATTERN.pattern)
+    source_schema: SchemaName | None = None
     steps: list[StepEntry] | None = Field(default=None, min_length=1)
 
     @field_validator("schedule_interval")
@@ -153,29 +176,11 @@ class TableConfig(BaseModel):
             raise ValueError(problem)
         return value
 
-    @field_validator("carto_users")
-    @classmethod
-    def _users(cls, value: list[str]) -> list[str]:
-        return _all_match(value, CARTO_USER_PATTERN)
-
-    @field_validator("indexes")
-    @classmethod
-    def _columns(cls, value: list[str] | None) -> list[str] | None:
-        return _all_match(value, COLUMN_PATTERN) if value is not None else None
-
     @property
     def cron(self) -> str | None:
         """The cron expression, or None for a manual-only table (``false``, empty or missing)."""
         value = self.schedule_interval
         return value if isinstance(value, str) and value else None
-
-
-def _all_match(values: list[str], pattern: re.Pattern[str]) -> list[str]:
-    """They are joined with commas into one CLI option, so each must be a plain name."""
-    for item in values:
-        if not pattern.match(item):
-            raise ValueError(f"{item!r} must match {pattern.pattern}")
-    return values
 
 
 DIGIT_WORDS = {
@@ -206,13 +211,24 @@ class Table(BaseModel):
 
     @property
     def chain_context(self) -> ChainContext:
+        carto_source: CartoSource = (
+            "folder" if self.id.carto_conn else "carto_conn_id" if self.config.carto_conn_id else "default"
+        )
         return ChainContext(
             table=self.id.name,
             staging_schema=self.staging_schema,
             knack_conn=self.config.knack_conn_id,
             carto_conn=self.carto_conn,
             has_knack_object=self.config.knack_object_id is not None,
+            carto_source=carto_source,
         )
+
+    @property
+    def knack_conn(self) -> str | None:
+        """The Knack app the table extracts from: its knack step's ``connection:``, else ``knack_conn_id`` (the
+        two must agree, but what is staged where follows what is extracted)."""
+        named = step_connection(self.config.steps, "knack") if self.config.steps else None
+        return named or self.config.knack_conn_id
 
     @property
     def postgres_schema(self) -> str:
@@ -225,7 +241,8 @@ class Table(BaseModel):
 
     @property
     def staging_schema(self) -> str:
-        """The schema used in S3 keys: a knack test connection stages under ``<schema>_test`` (legacy)."""
-        if self.id.source == "knack" and "test" in (self.config.knack_conn_id or ""):
+        """The schema used in S3 keys: a knack test connection stages under ``<schema>_test`` (legacy), so a
+        test app's records never land on the production path."""
+        if self.id.source == "knack" and stages_apart(self.knack_conn):
             return f"{self.id.schema_name}_test"
         return self.id.schema_name
