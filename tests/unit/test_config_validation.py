@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,139 @@ def test_a_file_or_folder_that_cannot_be_read_is_a_problem_not_a_crash(tmp_path,
         "databridge/lni/a.yml: cannot read this file (permission denied)",
         "databridge/opa: cannot read this folder (permission denied)",
     ]
+
+
+# --- hostile input (issue 21): each of these was accepted, crashed or ran away before -----------------------
+
+
+@pytest.mark.parametrize(
+    ("relative", "text", "expected"),
+    [
+        (
+            "databridge/lni/a.yml",
+            'upload_to_carto: true\ncarto_users:\n  - publicuser\n  - "tileuser\\n"\n',
+            "databridge/lni/a.yml:4: carto_users: 'tileuser\\n' must match ^[A-Za-z0-9_-]+$",
+        ),
+        ("databridge/lni/b.yml", 'indexes: ["opa\\n"]\n', "databridge/lni/b.yml:1: indexes: 'opa\\n' must match"),
+        ("databridge/lni/c.yml", 'source_schema: "lni\\n"\n', "databridge/lni/c.yml:1: source_schema: 'lni\\n' must"),
+        ("databridge/lni/insp\n.yml", "schedule_interval: false\n", "databridge/lni/insp\\n.yml:1: not where"),
+        ("databridge/lni\n/d.yml", "schedule_interval: false\n", "databridge/lni\\n/d.yml:1: not where"),
+        ("databridge/lni/e.yml", 'schedule_interval: "0 5\\n* * *"\n', "databridge/lni/e.yml:1: schedule_interval:"),
+    ],
+)
+def test_a_name_with_a_trailing_newline_is_refused_and_its_problem_stays_on_one_line(
+    tmp_path, monkeypatch, relative, text, expected
+):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, relative, text)
+
+    _, found = check_tables(tmp_path)
+
+    assert [str(p) for p in found if str(p).startswith(expected)], [str(p) for p in found]
+    assert all("\n" not in str(p) for p in found)
+
+
+def test_a_table_id_with_a_trailing_newline_is_refused():
+    with pytest.raises(ValueError, match="must match"):
+        TableId.parse("databridge/lni/permits\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("steps:\n  - kind: airtable_extract\n    kind: carto_load\n", "3: steps: item 1: duplicate key 'kind' (first"),
+        (
+            "steps:\n  - kind: airtable_extract\n    airtable_table: a\n    airtable_table: b\n",
+            "4: steps: item 1: duplicate key 'airtable_table' (first at line 3)",
+        ),
+        ("steps: [{kind: airtable_extract, kind: carto_load}]\n", "1: steps: item 1: duplicate key 'kind'"),
+        ("carto_users: {a: 1, a: 2}\n", "1: carto_users: duplicate key 'a' (first at line 1)"),
+        ("timeout_minutes: 5\n'timeout_minutes': 6\n", "2: duplicate key 'timeout_minutes' (first at line 1)"),
+        ("1: a\n0x1: b\n", "2: duplicate key 1 (first at line 1)"),
+        ("<<: {timezone: UTC}\ntimezone: UTC\n", "1: YAML merge keys (<<) are not accepted in table configs"),
+    ],
+)
+def test_a_key_given_twice_is_refused_at_every_level_at_its_line(tmp_path, text, expected):
+    write(tmp_path, "airtable/a/b.yml", text)
+
+    found = [line.removeprefix("airtable/a/b.yml:") for line in problems(tmp_path)]
+
+    assert any(line.startswith(expected) for line in found), found
+
+
+BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+    + "carto_users: *i\n"
+)  # 9**9 strings, echoed whole by the type error it gets once expanded
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [(BOMB, 1), ("carto_users: &u [publicuser]\nindexes: *u\n", 1), ("timezone: UTC\nindexes: &i [a]\n", 2)],
+)
+def test_anchors_and_aliases_are_refused_before_anything_is_built(tmp_path, text, line):
+    assert len(BOMB) < 800
+    write(tmp_path, "databridge/lni/a.yml", text)
+
+    start = time.process_time()
+    found = problems(tmp_path)
+
+    assert time.process_time() - start < 1, "the aliases were expanded"
+    assert found == [
+        f"databridge/lni/a.yml:{line}: YAML anchors (&name) and aliases (*name) are not accepted in table configs: "
+        "write each value out"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text", ["indexes: " + "[" * 100_000, "indexes:\n  " + "- " * 50_000 + "a\n", "indexes: " + "{a: " * 5_000]
+)
+def test_nesting_deeper_than_a_config_goes_is_a_problem_not_a_crash(tmp_path, text):
+    write(tmp_path, "databridge/lni/a.yml", text)  # 100,000 brackets crashed libyaml's composer (SIGSEGV)
+
+    [found] = problems(tmp_path)
+
+    assert "nested more than 8 levels deep; a table config goes 4 deep" in found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("schedule_interval: 2026-13-45\n", "1: schedule_interval: '2026-13-45' cannot be read (month must be in"),
+        ("retries: 1" + "0" * 5_000 + "\n", "1: retries: '10000000000"),
+        ("timezone: " + "a" * 5_000 + "\n", "1: timezone: 'aaaaaaaa"),
+    ],
+)
+def test_a_value_python_cannot_build_is_a_problem_at_its_line_not_a_traceback(tmp_path, text, expected):
+    write(tmp_path, "databridge/lni/a.yml", text)
+
+    [found] = problems(tmp_path)
+
+    assert found.startswith(f"databridge/lni/a.yml:{expected}")
+    assert len(found) < 200
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bogus_" + "k" * 100_000 + ": 1\n",
+        "timezone: '" + "z" * 100_000 + "'\n",
+        "schedule_interval: 0 5 * * " + ",".join(["1"] * 50_000) + "\n",
+        "retries: [" + "1, " * 10_000 + "]\n",
+        "carto_users: ['" + "u;" * 50_000 + "']\n",
+        "steps:\n  - kind: " + "c" * 100_000 + "\n",
+    ],
+)
+def test_an_error_echoes_at_most_80_characters_of_its_input(tmp_path, text):
+    write(tmp_path, "airtable/lni/a.yml", text)
+
+    [found] = problems(tmp_path)
+
+    assert len(found) < len("airtable/lni/a.yml:1: ") + 80 + 260, found[:400]
+
+
+def test_a_config_over_a_mebibyte_is_not_read(tmp_path):
+    write(tmp_path, "databridge/lni/a.yml", "# padding\n" * 120_000)
+
+    assert problems(tmp_path) == ["databridge/lni/a.yml:0: over 1 MiB; a table config is a few lines"]

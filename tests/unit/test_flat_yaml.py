@@ -53,6 +53,9 @@ DECLINED = [
     "key:\n  - a\n    - b\n", "key:\n  - a\n   - b\n", "steps:\n  - kind: carto_load\n", "a: 1\na: 2\n", "---\na: 1\n",
     "a:\tb\n", "a: 1\r\n", "", "# only a comment\n", "key: value\n  continued\n", "key: 2026-11-24\n",
     "key:\n  -\n", "key: NULL\n", "key: .inf\n", "key: 'unterminated\n",
+    # aliases, anchors and repeated keys are PyYAML's, which refuses them; so are numbers past 18 digits
+    "key: *a\n", "key:\n  - *a\n", "key:\n  - &a x\n", "key: &a\n  - x\n", "key: 1234567890123456789\n",
+    'key: "publicuser\\n"\n', "key:\n  - a\nkey:\n  - b\n",
 ]  # fmt: skip
 
 
@@ -84,3 +87,13 @@ def test_every_legacy_config_reads_as_pyyaml_reads_it_without_pyyaml():
 
     assert len(paths) == 98
     assert all(assert_same_or_declined(path.read_text()) for path in paths)
+
+
+def test_a_number_too_long_for_python_is_declined_not_a_crash():
+    assert parse_flat("retries: 1" + "0" * 5_000 + "\n") is None  # int() refuses past 4,300 digits
+    assert parse_flat("retries: 123456789012345678\n") == ({"retries": 123456789012345678}, {("retries",): 1})
+
+
+def test_no_value_the_flat_reader_takes_has_a_control_character():
+    for text in ("key: a\x1bb\n", "key:\n  - a\x00\n", "key: a\x85b\n", "key: a\u2028b\n"):
+        assert parse_flat(text) is None, repr(text)

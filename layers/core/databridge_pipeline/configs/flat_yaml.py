@@ -19,7 +19,7 @@ Where = tuple[str | int, ...]
 # the line's end are consumed, so matching line after line from position 0 covers the text or stops at a line
 # it cannot read. A value or item starts with a non-space (``key:   `` is ``key:``; ``  - `` is declined).
 _LINE = re.compile(r"(?:([a-z_][a-z0-9_]*):(?: +([^ \n][^\n]*?))?|( +)- +([^ \n][^\n]*?)| *(?:#[^\n]*)?) *(?:\n|\Z)")
-_INTEGER = re.compile(r"0|[1-9][0-9]*")
+_INTEGER = re.compile(r"0|[1-9][0-9]{0,17}")  # longer numbers are PyYAML's (and refused there)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
 _CRON = re.compile(r"[0-9][0-9A-Za-z*/,#?-]*( [0-9A-Za-z*/,#?-]+)+")
 # Words YAML 1.1 reads as booleans or null in some spelling: declined unless spelled as below.

@@ -17,6 +17,10 @@ from databridge_pipeline.configs.rules import cross_field_problems
 from databridge_pipeline.configs.yaml_lines import YamlProblem, parse_yaml
 from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
+MAX_BYTES = 1 << 20  # the legacy configs are under 300 bytes; a bigger file is read no further
+_FIRST_READ = 1 << 14
+MAX_PROBLEMS = 20  # per file: a list of 100,000 bad items says so in a few lines, not 100,000
+
 
 def load_tables(root: Path) -> list[Table]:
     """Every table under ``root``, sorted by id; raises ``ConfigError`` listing every problem found."""
@@ -56,7 +60,12 @@ def load_table(path: str | Path, relative: str, shown: str) -> tuple[Table | Non
         return None, [ConfigProblem(shown, 1, f"not where a table config belongs: {first_message(error)}")]
     try:
         with open(path, "rb") as file:  # bytes, decoded once: a text-mode reader costs a quarter more per file
-            text = file.read().decode("utf-8")
+            data = file.read(_FIRST_READ)  # a small buffer: a 1 MiB one per file costs the kernel a page map each
+            if len(data) == _FIRST_READ:
+                data += file.read(MAX_BYTES + 1 - _FIRST_READ)
+        if len(data) > MAX_BYTES:
+            return None, [ConfigProblem(shown, 0, f"over {MAX_BYTES >> 20} MiB; a table config is a few lines")]
+        text = data.decode("utf-8")
         parsed = parse_yaml(text.replace("\r\n", "\n") if "\r" in text else text)
     except YamlProblem as problem:
         return None, [ConfigProblem(shown, problem.line, problem.message)]
@@ -71,10 +80,19 @@ def load_table(path: str | Path, relative: str, shown: str) -> tuple[Table | Non
         config = TableConfig.model_validate(parsed.data)
     except ValidationError as error:
         located = [ConfigProblem(shown, *locate(e, parsed)) for e in error.errors()]
-        return None, list(dict.fromkeys(located))
+        return None, _bounded(list(dict.fromkeys(located)))
     problems = [
         ConfigProblem(shown, parsed.line(where), message) for where, message in cross_field_problems(table_id, config)
     ]
     if problems:
-        return None, problems
+        return None, _bounded(problems)
     return Table(id=table_id, config=config, source_file=shown), []
+
+
+def _bounded(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """The first ``MAX_PROBLEMS`` of a file's problems, and a line saying how many more there are."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    last = problems[MAX_PROBLEMS - 1]
+    return [*problems[:MAX_PROBLEMS], ConfigProblem(last.path, last.line, f"and {rest} more problem(s) in this file")]

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from databridge_pipeline.configs.yaml_lines import Parsed
+from databridge_pipeline.domain.names import echo
 from databridge_pipeline.domain.tables import TableConfig
 
 
@@ -23,8 +24,10 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        """``path:line: message``; a problem with the file as a whole (line 0) is ``path: message``."""
-        return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
+        """``path:line: message``; a problem with the file as a whole (line 0) is ``path: message``. A path
+        with a control character (a file named ``insp\\n.yml``) is shown escaped, so a problem stays one line."""
+        path = self.path if self.path.isprintable() else repr(self.path)[1:-1]
+        return f"{path}:{self.line}: {self.message}" if self.line else f"{path}: {self.message}"
 
 
 class ConfigError(Exception):
@@ -47,24 +50,26 @@ def first_message(error: Exception) -> str:
 def locate(error: Any, parsed: Parsed) -> tuple[int, str]:
     """Turn one pydantic error into ``(line, message)`` in the words of the YAML file."""
     loc = error["loc"]
-    key = str(loc[0]) if loc else ""
+    key = loc[0] if loc else ""
     line = parsed.line(tuple(loc))
     if key == "steps" and len(loc) > 2:
-        option = str(loc[2])
+        option = loc[2] if isinstance(loc[2], str) and loc[2].isidentifier() and len(loc[2]) <= 80 else echo(loc[2])
         if len(loc) > 3 and loc[3] in ("str", "list[str]"):  # an option is one name or a list of names
-            return line, f"steps: item {loc[1] + 1}: {option}: a name or a list of names, got {error['input']!r}"
+            return line, f"steps: item {loc[1] + 1}: {option}: a name or a list of names, got {echo(error['input'])}"
         return line, f"steps: item {loc[1] + 1}: {option}: {_message(error)}"
+    if error["type"] == "invalid_key":
+        return line, f"key {echo(key)} is not a name (config keys are names, e.g. schedule_interval)"
     if error["type"] == "extra_forbidden":
-        guess = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+        guess = difflib.get_close_matches(str(key)[:100], KNOWN_KEYS, n=1)
         hint = f" (did you mean {guess[0]!r}?)" if guess else f" (known keys: {', '.join(KNOWN_KEYS)})"
-        return line, f"unknown key {key!r}{hint}"
+        return line, f"unknown key {echo(key)}{hint}"
     return line, f"{key}: {_message(error)}"
 
 
 def _message(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"].endswith("_type") or error["type"] in ("greater_than_equal", "less_than_equal"):
-        message = f"{message}, got {error['input']!r}"
+        message = f"{message}, got {echo(error['input'])}"
     return message
 
 
