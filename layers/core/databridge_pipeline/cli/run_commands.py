@@ -74,7 +74,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
             raise CommandFailed(
                 f"{table.id} is {describe(pause)}; `resume {pause.prefix}` first, or pass --force to run it once"
             )
-        request = manual_request(str(table.id), args.from_step)
+        request = manual_request(str(table.id), args.from_step, force=args.force)
         [message_id] = stack.send([request])
     print(f"sent rerun of {request.table}{f' from {args.from_step}' if args.from_step else ''}: message {message_id}")
     return 0
@@ -105,7 +105,7 @@ def _rerun_failed(args: argparse.Namespace) -> int:
             if args.dry_run:
                 print(f"would  rerun {what}")
                 continue
-            [message_id] = stack.send([manual_request(rerun.table, rerun.from_step)])
+            [message_id] = stack.send([manual_request(rerun.table, rerun.from_step, force=args.force)])
             print(f"sent   rerun {what}: message {message_id}")
     verb = "would be sent (--dry-run: nothing sent)" if args.dry_run else "sent"
     print(f"{len(reruns)} rerun(s) {verb}, {len(skips)} skipped, since {iso_utc(since)}", file=sys.stderr)

@@ -183,5 +183,7 @@ class Stack:
         return arn
 
 
-def manual_request(table_id: str, from_step: StepName | None) -> RunRequest:
-    return RunRequest.model_validate({"table": table_id, "trigger": "manual", "from_step": from_step})
+def manual_request(table_id: str, from_step: StepName | None, force: bool = False) -> RunRequest:
+    """``force``: the request says so, or the submitter skips it while the table is paused."""
+    fields = {"table": table_id, "trigger": "manual", "from_step": from_step, "force": True if force else None}
+    return RunRequest.model_validate(fields)
