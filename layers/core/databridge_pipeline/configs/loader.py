@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from databridge_pipeline.configs.discovery import config_files, read_problem
 from databridge_pipeline.configs.problems import ConfigError, ConfigProblem, display_path, first_message, locate
 from databridge_pipeline.configs.rules import cross_field_problems
-from databridge_pipeline.configs.yaml_lines import YamlProblem, parse_yaml
+from databridge_pipeline.configs.yaml_lines import Parsed, YamlProblem, parse_yaml
 from databridge_pipeline.domain.tables import Table, TableConfig, TableId
 
 MAX_BYTES = 1 << 20  # the legacy configs are under 300 bytes; a bigger file is read no further
@@ -58,21 +58,9 @@ def load_table(path: str | Path, relative: str, shown: str) -> tuple[Table | Non
         table_id = TableId.parse(relative.removesuffix(".yml"))
     except (ValueError, ValidationError) as error:
         return None, [ConfigProblem(shown, 1, f"not where a table config belongs: {first_message(error)}")]
-    try:
-        with open(path, "rb") as file:  # bytes, decoded once: a text-mode reader costs a quarter more per file
-            data = file.read(_FIRST_READ)  # a small buffer: a 1 MiB one per file costs the kernel a page map each
-            if len(data) == _FIRST_READ:
-                data += file.read(MAX_BYTES + 1 - _FIRST_READ)
-        if len(data) > MAX_BYTES:
-            return None, [ConfigProblem(shown, 0, f"over {MAX_BYTES >> 20} MiB; a table config is a few lines")]
-        text = data.decode("utf-8")
-        parsed = parse_yaml(text.replace("\r\n", "\n") if "\r" in text else text)
-    except YamlProblem as problem:
-        return None, [ConfigProblem(shown, problem.line, problem.message)]
-    except UnicodeDecodeError:
-        return None, [ConfigProblem(shown, 1, "not UTF-8 text")]
-    except OSError as error:
-        return None, [ConfigProblem(shown, 0, f"cannot read this file ({read_problem(error)})")]
+    parsed, problems = _parse_file(path, shown)
+    if parsed is None:
+        return None, problems
     if not isinstance(parsed.data, dict):
         kind = "an empty file" if parsed.data is None else type(parsed.data).__name__
         return None, [ConfigProblem(shown, 1, f"expected a mapping of config keys, got {kind}")]
@@ -87,6 +75,25 @@ def load_table(path: str | Path, relative: str, shown: str) -> tuple[Table | Non
     if problems:
         return None, _bounded(problems)
     return Table(id=table_id, config=config, source_file=shown), []
+
+
+def _parse_file(path: str | Path, shown: str) -> tuple[Parsed | None, list[ConfigProblem]]:
+    """The file parsed, or why it cannot be: unreadable, over ``MAX_BYTES``, not UTF-8, not YAML we take."""
+    try:
+        with open(path, "rb") as file:  # bytes, decoded once: a text-mode reader costs a quarter more per file
+            data = file.read(_FIRST_READ)  # a small buffer: a 1 MiB one per file costs the kernel a page map each
+            if len(data) == _FIRST_READ:
+                data += file.read(MAX_BYTES + 1 - _FIRST_READ)
+        if len(data) > MAX_BYTES:
+            return None, [ConfigProblem(shown, 0, f"over {MAX_BYTES >> 20} MiB; a table config is a few lines")]
+        text = data.decode("utf-8")
+        return parse_yaml(text.replace("\r\n", "\n") if "\r" in text else text), []
+    except YamlProblem as problem:
+        return None, [ConfigProblem(shown, problem.line, problem.message)]
+    except UnicodeDecodeError:
+        return None, [ConfigProblem(shown, 1, "not UTF-8 text")]
+    except OSError as error:
+        return None, [ConfigProblem(shown, 0, f"cannot read this file ({read_problem(error)})")]
 
 
 def _bounded(problems: list[ConfigProblem]) -> list[ConfigProblem]:
