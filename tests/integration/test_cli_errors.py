@@ -52,10 +52,12 @@ def refused(result: subprocess.CompletedProcess[str], code: int, message: str) -
 @pytest.mark.parametrize(
     ("hours", "message"),
     [
-        ("-1", "argument --hours: '-1': give a number of hours above 0"),
-        ("0", "argument --hours: '0': give a number of hours above 0"),
-        ("nan", "argument --hours: 'nan': give a number of hours above 0"),
-        ("inf", "argument --hours: 'inf': give a number of hours above 0"),
+        ("-1", "argument --hours: '-1': give a number of hours from a minute (1/60) to 8784 (366 days)"),
+        ("0", "argument --hours: '0': give a number of hours from a minute"),
+        ("0.01", "argument --hours: '0.01': give a number of hours from a minute"),
+        ("8785", "argument --hours: '8785': give a number of hours from a minute"),
+        ("nan", "argument --hours: 'nan': give a number of hours from a minute"),
+        ("inf", "argument --hours: 'inf': give a number of hours from a minute"),
         ("a day", "argument --hours: 'a day' is not a number of hours"),
     ],
 )
@@ -64,9 +66,9 @@ def test_local_refuses_hours_that_are_not_positive_and_finite(hours, message):
 
 
 def test_local_refuses_a_report_into_a_missing_folder_before_simulating(tmp_path):
-    result = cli("local", "--report", str(tmp_path / "missing" / "report.json"), cwd=tmp_path)
+    result = cli("local", "--report", "missing/report.json", cwd=tmp_path)
 
-    refused(result, 2, f"--report {tmp_path}/missing/report.json: folder {tmp_path}/missing does not exist")
+    refused(result, 2, "--report missing/report.json: folder missing does not exist")
     assert "Simulating" not in result.stderr
     assert not (tmp_path / "local-run.log").exists(), "nothing was started"
 
@@ -204,7 +206,7 @@ def test_access_denied_and_expired_credentials_say_what_to_do(code, says):
     ("args", "message"),
     [
         (["rerun", "--env", "dev"], "name a TABLE, or give --failed to rerun every table whose latest run failed"),
-        (["rerun", "--failed", "--since=-1h", "--env", "dev"], "argument --since: '-1h' is not a duration"),
+        (["rerun", "--failed", "--since=-1h", "--env", "dev"], "argument --since: '-1h': give a duration from 1m"),
         (["rerun", "--failed", "--prefix", "databridge/lnii", "--env", "dev"], "(did you mean databridge/lni?)"),
         (["pause", "knack/nowhere", "--reason", "x", "--env", "dev"], "no table is 'knack/nowhere' or under it"),
     ],

@@ -11,19 +11,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from databridge_pipeline.cli.args import CommandFailed
+from databridge_pipeline.cli.args import LEDGER_TABLE, REGION, STACK_NAME, CommandFailed, http_url
 
 if TYPE_CHECKING:
     from databridge_pipeline.cli.stack import Stack
 
 
 def add_stack_options(command: argparse.ArgumentParser) -> None:
-    """``--env`` and where its stack is; the stack's outputs find the rest."""
+    """``--env`` and where its stack is; the stack's outputs find the rest. Each is checked as AWS names it,
+    so a mistyped one is a usage error before any call (an empty one does not mean the default)."""
     command.add_argument("--env", choices=["dev", "prod"], required=True, help="which deployed stack")
-    command.add_argument("--stack-name", help="CloudFormation stack (default: databridge-pipeline-ENV)")
-    command.add_argument("--region", help="AWS region (default: your AWS configuration's)")
-    command.add_argument("--endpoint-url", metavar="URL", help="send every AWS call here (e.g. a local moto server)")
-    command.add_argument("--ledger-table", help="the run ledger (default: the stack's LedgerTableName output)")
+    command.add_argument(
+        "--stack-name", type=STACK_NAME, help="CloudFormation stack (default: databridge-pipeline-ENV)"
+    )
+    command.add_argument("--region", type=REGION, help="AWS region (default: your AWS configuration's)")
+    command.add_argument(
+        "--endpoint-url", type=http_url, metavar="URL", help="send every AWS call here (e.g. a local moto server)"
+    )
+    command.add_argument(
+        "--ledger-table", type=LEDGER_TABLE, help="the run ledger (default: the stack's LedgerTableName output)"
+    )
 
 
 def open_stack(args: argparse.Namespace) -> Stack:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from databridge_pipeline.cli.args import (
+    LONGEST,
+    MAX_DAYS,
+    RUN_ID,
+    CommandFailed,
     Subcommands,
     UsageError,
     add_command,
@@ -21,8 +24,9 @@ from databridge_pipeline.cli.args import (
     configured_tables,
     find_table,
     parse_time,
+    writable_file,
 )
-from databridge_pipeline.cli.output import iso_utc, print_table
+from databridge_pipeline.cli.output import iso_utc, print_table, say, shown_path
 from databridge_pipeline.configs.loader import check_tables
 from databridge_pipeline.configs.manifest import write_manifest
 from databridge_pipeline.domain.job_requests import run_job_requests, step_names
@@ -40,25 +44,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Every problem of every config, not just the first: exit 1 if there is any."""
     tables, problems = check_tables(configs_dir(args))
     for problem in problems:
-        print(problem, file=sys.stderr)
+        say(str(problem), file=sys.stderr)
     if problems:
         files = len({p.path for p in problems})
-        print(f"{len(problems)} problem(s) in {files} file(s); {len(tables)} table(s) valid", file=sys.stderr)
+        say(f"{len(problems)} problem(s) in {files} file(s); {len(tables)} table(s) valid", file=sys.stderr)
         return 1
-    print(f"{len(tables)} table config(s) valid")
+    say(f"{len(tables)} table config(s) valid")
     return 0
 
 
 def add_tables(commands: Subcommands) -> None:
     tables = add_command(commands, "tables", "list every table: source, schedule, timezone, next run, steps")
     tables.add_argument("--json", action="store_true", help="print JSON")
-    tables.add_argument("--now", metavar="TIME", help="compute next runs from this time (default: now)")
+    tables.add_argument(
+        "--now", type=parse_time, metavar="TIME", help="compute next runs from this time (default: now)"
+    )
     tables.add_argument("--command-set", choices=COMMAND_SETS, help="steps in this CLI generation (default: legacy)")
     tables.set_defaults(run=cmd_tables)
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    now = parse_time(args.now) if args.now else datetime.now(UTC)
+    now = args.now or datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for table in configured_tables(args):
         cron = table.config.cron
@@ -73,7 +79,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        say(json.dumps(rows, indent=2))
     else:
         print_table(
             ["TABLE", "SOURCE", "SCHEDULE", "TIMEZONE", "NEXT RUN (UTC)", "STEPS"],
@@ -86,25 +92,30 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 
 def add_due(commands: Subcommands) -> None:
-    due = add_command(commands, "due", "the runs a dispatcher sends for the window FROM < fire time <= TO")
-    due.add_argument("--from", dest="from_", required=True, metavar="TIME", help="ISO-8601; naive means UTC")
-    due.add_argument("--to", required=True, metavar="TIME", help="ISO-8601; naive means UTC")
+    help_text = f"the runs a dispatcher sends for the window FROM < fire time <= TO (at most {MAX_DAYS} days)"
+    due = add_command(commands, "due", help_text)
+    time_help = "ISO-8601, years 2000-2199; naive means UTC"
+    due.add_argument("--from", dest="from_", type=parse_time, required=True, metavar="TIME", help=time_help)
+    due.add_argument("--to", type=parse_time, required=True, metavar="TIME", help=time_help)
     due.add_argument("--latest-only", action="store_true", help="one run per table, its latest, as one late tick sends")
     due.add_argument("--json", action="store_true", help='print [{"table", "scheduled_for"}]')
     due.set_defaults(run=cmd_due)
 
 
 def cmd_due(args: argparse.Namespace) -> int:
-    window = Window(after=parse_time(args.from_), until=parse_time(args.to))
+    window = Window(after=args.from_, until=args.to)
     if window.until < window.after:
         raise UsageError("--to is before --from")
+    if window.until - window.after > LONGEST:
+        days = (window.until - window.after) / timedelta(days=1)
+        raise UsageError(f"--from to --to is {days:.1f} days; `due` covers at most {MAX_DAYS} days (split the window)")
     runs = due_runs(configured_tables(args), window, latest_only=args.latest_only)
     if args.json:
-        print(json.dumps([{"table": str(r.table), "scheduled_for": iso_utc(r.scheduled_for)} for r in runs], indent=2))
+        say(json.dumps([{"table": str(r.table), "scheduled_for": iso_utc(r.scheduled_for)} for r in runs], indent=2))
     else:
         for run in runs:
-            print(f"{iso_utc(run.scheduled_for)}  {run.table}")
-        print(f"{len(runs)} run(s) due in ({iso_utc(window.after)}, {iso_utc(window.until)}]", file=sys.stderr)
+            say(f"{iso_utc(run.scheduled_for)}  {run.table}")
+        say(f"{len(runs)} run(s) due in ({iso_utc(window.after)}, {iso_utc(window.until)}]", file=sys.stderr)
     return 0
 
 
@@ -114,7 +125,7 @@ def add_commands(commands: Subcommands) -> None:
     command.add_argument("table", metavar="TABLE", help="table id, e.g. databridge/lni/permits")
     command.add_argument("--env", choices=["dev", "prod"], default="dev")
     command.add_argument("--command-set", choices=COMMAND_SETS, help="CLI generation (default: legacy)")
-    command.add_argument("--run-id", default="preview", help="run id to put in tags (default: preview)")
+    command.add_argument("--run-id", type=RUN_ID, default="preview", help="run id to put in tags (default: preview)")
     command.add_argument("--json", action="store_true", help="print the requests as JSON")
     command.set_defaults(run=cmd_commands)
 
@@ -125,12 +136,12 @@ def cmd_commands(args: argparse.Namespace) -> int:
     settings = settings_for(args.env, {"COMMAND_SET": chosen_command_set(args)})
     requests = run_job_requests(table, settings, args.run_id)
     if args.json:
-        print(json.dumps([r.model_dump() for r in requests], indent=2))
+        say(json.dumps([r.model_dump() for r in requests], indent=2))
         return 0
     for number, request in enumerate(requests, 1):
-        print(f"# step {number}: {request.step}  job {request.job_name}")
-        print(f"#   queue {request.job_queue}, definition {request.job_definition}")
-        print(request.command[2].removeprefix("exec "))
+        say(f"# step {number}: {request.step}  job {request.job_name}")
+        say(f"#   queue {request.job_queue}, definition {request.job_definition}")
+        say(request.command[2].removeprefix("exec "))
     return 0
 
 
@@ -142,7 +153,12 @@ def add_manifest(commands: Subcommands) -> None:
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
-    """What the Lambda layer ships in place of the YAML configs."""
-    count = write_manifest(configs_dir(args), Path(args.out))
-    print(f"wrote {count} table(s) to {args.out}")
+    """What the Lambda layer ships in place of the YAML configs; ``--out`` is checked before the configs are
+    read, and a write that fails even so is one line, not a traceback."""
+    out = writable_file("--out", args.out)
+    try:
+        count = write_manifest(configs_dir(args), out)
+    except OSError as error:
+        raise CommandFailed(f"cannot write {shown_path(args.out)}: {str(error.strerror or error).lower()}") from None
+    say(f"wrote {count} table(s) to {args.out}")
     return 0

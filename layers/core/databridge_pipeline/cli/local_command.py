@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from databridge_pipeline.cli.args import (
+    MAX_HOURS,
     Subcommands,
     UsageError,
     add_command,
@@ -24,10 +25,11 @@ from databridge_pipeline.cli.args import (
     configured_tables,
     parse_time,
     positive_hours,
-    positive_int,
+    readable_file,
+    whole_number,
     writable_file,
 )
-from databridge_pipeline.cli.output import iso_utc
+from databridge_pipeline.cli.output import iso_utc, say
 from databridge_pipeline.domain.job_requests import step_names
 from databridge_pipeline.domain.settings import CommandSet
 from databridge_pipeline.domain.step_kinds import COMMAND_SETS
@@ -42,8 +44,12 @@ Finish = Callable[["LocalResult", "Simulation", TextIO], None]
 
 def add_local(commands: Subcommands) -> None:
     local = add_command(commands, "local", "run the whole pipeline on moto over simulated time and print a run summary")
-    local.add_argument("--start", metavar="TIME", help="simulated start, ISO-8601 (default: the next minute)")
-    local.add_argument("--hours", type=positive_hours, default=24.0, help="how long to simulate (default: 24)")
+    local.add_argument(
+        "--start", type=parse_time, metavar="TIME", help="simulated start, ISO-8601 (default: the next minute)"
+    )
+    local.add_argument(
+        "--hours", type=positive_hours, default=24.0, help=f"how long to simulate (default: 24, at most {MAX_HOURS})"
+    )
     local.add_argument("--scenario", metavar="FILE", help="YAML or JSON scenario: failures, outages, duplicates")
     local.add_argument("--report", metavar="FILE", help="write the runs and totals as JSON")
     local.add_argument("--env", choices=["dev", "prod"], default="dev", help="environment defaults (retries)")
@@ -58,7 +64,7 @@ def add_local(commands: Subcommands) -> None:
         help="then keep the stack running on a loopback moto server for status, rerun, pause and resume",
     )
     local.add_argument(
-        "--port", type=positive_int, default=0, help="with --serve: the server's port (default: any free one)"
+        "--port", type=whole_number(1, 65535), default=0, help="with --serve: the server's port (default: any free one)"
     )
     local.set_defaults(run=cmd_local)
 
@@ -75,7 +81,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     command_set = chosen_command_set(args)
     _check_scenario_names(args, scenario, command_set)
     start = _start(args)
-    print(
+    say(
         f"Simulating {args.hours:g} h from {iso_utc(start)} over {configs_dir(args)} ({args.env})",
         file=sys.stderr,
     )
@@ -111,10 +117,7 @@ def _check_port(args: argparse.Namespace) -> None:
 
 
 def _template(args: argparse.Namespace) -> Path | None:
-    template = Path(args.template) if args.template else None
-    if template is not None and not template.is_file():
-        raise UsageError(f"--template {args.template}: no such file")
-    return template
+    return readable_file("--template", args.template) if args.template is not None else None
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:
@@ -143,7 +146,8 @@ def _start(args: argparse.Namespace) -> datetime:
     from databridge_pipeline.local.command import default_start
 
     if args.start:
-        return parse_time(args.start)
+        start: datetime = args.start
+        return start
     if args.serve:
         return default_start() - timedelta(minutes=1 + int(args.hours * 60))
     return default_start()
@@ -156,10 +160,10 @@ def _finish(args: argparse.Namespace, log: Path, report: Path | None) -> Finish:
 
     def finish(result: LocalResult, simulation: Simulation, out: TextIO) -> None:
         print_result(result, out)
-        print(f"the handlers' structured logs and metrics: {log}", file=out)
+        say(f"the handlers' structured logs and metrics: {log}", file=out)
         if report is not None:
             write_report(result, report)
-            print(f"report written to {report}", file=out)
+            say(f"report written to {report}", file=out)
         if args.serve:
             from databridge_pipeline.local.serve import serve
 

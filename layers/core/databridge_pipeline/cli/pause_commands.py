@@ -15,7 +15,10 @@ from databridge_pipeline.cli.args import (
     tables_under,
 )
 from databridge_pipeline.cli.aws import add_stack_options, aws_errors, open_stack
+from databridge_pipeline.cli.output import say
 from databridge_pipeline.domain.pauses import Pause, describe, pause_of
+
+MAX_REASON = 200  # status shows 30 of them; the ledger keeps them all
 
 
 def add_pause(commands: Subcommands) -> None:
@@ -28,18 +31,21 @@ def add_pause(commands: Subcommands) -> None:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    """A prefix must cover at least one configured table, and the reason must say something: status shows it."""
+    """A prefix must cover at least one configured table, and the reason must say something, on one line of
+    plain text: status shows it, and so does the Slack channel."""
     prefix = args.prefix.rstrip("/")
     covered = tables_under(configured_tables(args), prefix)
     if not args.reason.strip():
         raise UsageError("--reason must say why (it is shown by status)")
+    if len(args.reason.strip()) > MAX_REASON or not args.reason.strip().isprintable():
+        raise UsageError(f"--reason: give one line of plain text, at most {MAX_REASON} characters (status shows it)")
     stack = open_stack(args)
     with aws_errors():
         pause = Pause(prefix=prefix, reason=args.reason.strip(), paused_at=datetime.now(UTC), paused_by=stack.caller())
         replaced = stack.pause(pause)
     verb = "pause updated" if replaced else "paused"
-    print(f"{verb}: {prefix} ({len(covered)} table(s): {', '.join(covered)}): {pause.reason}")
-    print("their scheduled runs are skipped until `resume`; runs already going finish as usual")
+    say(f"{verb}: {prefix} ({len(covered)} table(s): {', '.join(covered)}): {pause.reason}")
+    say("their scheduled runs are skipped until `resume`; runs already going finish as usual")
     return 0
 
 
@@ -62,7 +68,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if resumed is None:
         others = "; ".join(f"{table} is {describe(pause)}" for table, pause in still_paused.items())
         raise CommandFailed(f"{prefix} is not paused" + (f" ({others})" if others else ""))
-    print(f"resumed: {prefix} ({len(covered)} table(s)); their next scheduled fires run")
+    say(f"resumed: {prefix} ({len(covered)} table(s)); their next scheduled fires run")
     for table, pause in still_paused.items():
-        print(f"still paused: {table}, {describe(pause)}")
+        say(f"still paused: {table}, {describe(pause)}")
     return 0

@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from databridge_pipeline.cli import config_commands, local_command, pause_commands, run_commands
 from databridge_pipeline.cli.args import CommandFailed, Subcommands, UsageError
+from databridge_pipeline.cli.output import one_line
 from databridge_pipeline.configs.problems import ConfigError
 
 # In the order --help lists them: what the configs say, the local run, the deployed stack, the build's manifest.
@@ -51,7 +52,11 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Every error an operator can cause or meet is one line on stderr: exit 2 for a usage mistake, 1 when
     the command could not do its work. Never a traceback."""
-    args = build_parser().parse_args(argv)
+    _replace_unprintable()
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # argparse's usage error (2), --help or --version (0): returned, as every end is
+        return done.code if isinstance(done.code, int) else 2
     try:
         code: int = args.run(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
@@ -60,15 +65,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ConfigError as error:
         for problem in error.problems:
-            print(problem, file=sys.stderr)
+            print(one_line(str(problem)), file=sys.stderr)
         return 1
     except UsageError as error:
-        print(f"databridge-pipeline {args.command}: {error}", file=sys.stderr)
+        print(one_line(f"databridge-pipeline {args.command}: {error}"), file=sys.stderr)
         return 2
     except CommandFailed as error:
-        print(f"databridge-pipeline {args.command}: {error}", file=sys.stderr)
+        print(one_line(f"databridge-pipeline {args.command}: {error}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"databridge-pipeline {args.command}: interrupted", file=sys.stderr)
         return 130
     return code
+
+
+def _replace_unprintable() -> None:
+    """A path or id typed in bytes that are not UTF-8 reaches Python as lone surrogates; printed back (``wrote
+    ... to PATH``) they would raise UnicodeEncodeError after the work is done: show them as escapes instead."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from databridge_pipeline.cli.args import (
+    MAX_LIMIT,
     CommandFailed,
     Subcommands,
     UsageError,
@@ -17,12 +18,13 @@ from databridge_pipeline.cli.args import (
     chosen_command_set,
     configured_tables,
     find_table,
+    http_url,
     parse_duration,
-    positive_int,
     tables_under,
+    whole_number,
 )
 from databridge_pipeline.cli.aws import add_stack_options, aws_errors, open_stack
-from databridge_pipeline.cli.output import cut, iso_utc, print_table
+from databridge_pipeline.cli.output import cut, iso_utc, print_table, say
 from databridge_pipeline.domain.freshness import age
 from databridge_pipeline.domain.job_requests import step_names
 from databridge_pipeline.domain.pauses import describe, pause_of
@@ -47,7 +49,9 @@ def add_rerun(commands: Subcommands) -> None:
     rerun.add_argument("--force", action="store_true", help="rerun paused tables too")
     rerun.add_argument("--from-step", choices=STEP_NAMES, help="start at this step (default: the first)")
     rerun.add_argument("--command-set", choices=COMMAND_SETS, help="the stack's CLI generation (default: legacy)")
-    rerun.add_argument("--queue-url", metavar="URL", help="the run queue (default: the stack's RunQueueUrl output)")
+    rerun.add_argument(
+        "--queue-url", type=http_url, metavar="URL", help="the run queue (default: the stack's RunQueueUrl output)"
+    )
     add_stack_options(rerun)
     rerun.set_defaults(run=cmd_rerun)
 
@@ -76,7 +80,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
             )
         request = manual_request(str(table.id), args.from_step, force=args.force)
         [message_id] = stack.send([request])
-    print(f"sent rerun of {request.table}{f' from {args.from_step}' if args.from_step else ''}: message {message_id}")
+    say(f"sent rerun of {request.table}{f' from {args.from_step}' if args.from_step else ''}: message {message_id}")
     return 0
 
 
@@ -96,25 +100,26 @@ def _rerun_failed(args: argparse.Namespace) -> int:
         steps = {str(t.id): step_names(t, command_set) for t in tables}
         reruns, skips = failed_reruns(runs, steps, pauses, since, force=args.force)
         for skip in skips:
-            print(f"skip   {skip.table}: {skip.why}")
+            say(f"skip   {skip.table}: {skip.why}")
         for rerun in reruns:
             what = (
                 f"{rerun.table} from {rerun.from_step} (run {rerun.failed_run} failed "
-                f"{iso_utc(rerun.failed_at)}: {cut(' '.join((rerun.reason or 'no reason given').split()), 60)})"
+                f"{iso_utc(rerun.failed_at)}: {cut(rerun.reason or 'no reason given', 60)})"
             )
             if args.dry_run:
-                print(f"would  rerun {what}")
+                say(f"would  rerun {what}")
                 continue
             [message_id] = stack.send([manual_request(rerun.table, rerun.from_step, force=args.force)])
-            print(f"sent   rerun {what}: message {message_id}")
+            say(f"sent   rerun {what}: message {message_id}")
     verb = "would be sent (--dry-run: nothing sent)" if args.dry_run else "sent"
-    print(f"{len(reruns)} rerun(s) {verb}, {len(skips)} skipped, since {iso_utc(since)}", file=sys.stderr)
+    say(f"{len(reruns)} rerun(s) {verb}, {len(skips)} skipped, since {iso_utc(since)}", file=sys.stderr)
     return 0
 
 
 def _under_prefix(tables: list[Table], prefix: str | None) -> list[Table]:
-    """``--prefix``: the tables under it, in config order; every table without one."""
-    if not prefix:
+    """``--prefix``: the tables under it, in config order; every table without one (an empty one is refused,
+    not read as none)."""
+    if prefix is None:
         return tables
     covered = set(tables_under(tables, prefix))
     return [t for t in tables if str(t.id) in covered]
@@ -124,7 +129,12 @@ def add_status(commands: Subcommands) -> None:
     help_text = "every table: latest run, state, step, reason, next fire, paused, last success; or TABLE's latest runs"
     status = add_command(commands, "status", help_text)
     status.add_argument("table", metavar="TABLE", nargs="?", help="one table's recent runs")
-    status.add_argument("--limit", type=positive_int, default=10, help="runs to show for one table (default: 10)")
+    status.add_argument(
+        "--limit",
+        type=whole_number(1, MAX_LIMIT),
+        default=10,
+        help=f"runs to show for one table (default: 10, at most {MAX_LIMIT})",
+    )
     status.add_argument("--prefix", metavar="PREFIX", help="only the tables under PREFIX, e.g. databridge/lni")
     status.add_argument("--failed", action="store_true", help="only tables whose latest run failed")
     status.add_argument("--stale", action="store_true", help="only tables not refreshed when their schedule says")
@@ -153,11 +163,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.stale:
         rows = [r for r in rows if r.stale]
     if args.json:
-        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        say(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         return 0
     _print_statuses(rows, now)
     shown = ", ".join(f for f, on in (("failed", args.failed), ("stale", args.stale)) if on)
-    print(f"{len(rows)} table(s){f' ({shown})' if shown else ''}", file=sys.stderr)
+    say(f"{len(rows)} table(s){f' ({shown})' if shown else ''}", file=sys.stderr)
     return 0
 
 
@@ -185,7 +195,7 @@ def _table_runs(args: argparse.Namespace, table: Table) -> int:
     with aws_errors():
         runs = open_stack(args).latest_runs([str(table.id)], args.limit)
     if args.json:
-        print(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
+        say(json.dumps([run.model_dump(mode="json") for run in runs], indent=2))
         return 0
     print_table(
         ["TABLE", "RUN", "STATUS", "STEP", "STEP STATUS", "ATTEMPTS", "UPDATED (UTC)"],
@@ -195,5 +205,5 @@ def _table_runs(args: argparse.Namespace, table: Table) -> int:
         ],
     )
     if not runs:
-        print(f"no runs of {table.id} in the ledger yet", file=sys.stderr)
+        say(f"no runs of {table.id} in the ledger yet", file=sys.stderr)
     return 0

@@ -1,0 +1,170 @@
+"""Hostile arguments, typed as a reviewer would: each is refused before any work with one line naming the
+problem, exit 2 (a usage mistake) or 1 (the command could not do its work), never a traceback, nothing on
+stdout, nothing written, no AWS call.
+
+The first six are the probes of issue 21 that ended in a traceback or a hang.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+
+from databridge_pipeline.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"
+T = "databridge/lni/inspections"
+STACK = ["--env", "dev"]
+FOLDER = "{folder}"  # replaced by a folder that exists: tmp_path's sibling, so that nothing lands in tmp_path
+TIME_RANGE = "give a time in the years 2000-2199 (UTC)"
+DURATION_RANGE = "give a duration from 1m to 366d"
+HOURS_RANGE = "give a number of hours from a minute (1/60) to 8784 (366 days)"
+
+PROBES = [
+    # issue 21's six
+    (["due", "--from", "2026-01-01", "--to", "9999-12-31T23:59"], 2, f"--to: '9999-12-31T23:59': {TIME_RANGE}"),
+    (["tables", "--now", "9999-12-31T23:59"], 2, f"--now: '9999-12-31T23:59': {TIME_RANGE}"),
+    (["local", "--start", "9999-12-31T23:59"], 2, f"--start: '9999-12-31T23:59': {TIME_RANGE}"),
+    (["rerun", "--failed", "--since", "99999999999d", *STACK], 2, f"--since: '99999999999d': {DURATION_RANGE}"),
+    (["manifest", "--out", "/proc/nope/m.json"], 2, "--out /proc/nope/m.json: folder /proc/nope does not exist"),
+    (["due", "--from", "0001-01-01", "--to", "9999-12-31T23:59"], 2, f"--from: '0001-01-01': {TIME_RANGE}"),
+    # times: out of range either way, offsets that overflow on conversion, not times at all
+    (["due", "--from", "0001-01-01T00:00+14:00", "--to", "2026-01-01"], 2, TIME_RANGE),
+    (["due", "--from", "2026-01-01", "--to", "9999-12-31T23:59-14:00"], 2, TIME_RANGE),
+    (["tables", "--now", "0001-01-01"], 2, TIME_RANGE),
+    (["tables", "--now", "1999-12-31T23:59"], 2, TIME_RANGE),
+    (["tables", "--now", "2200-01-01"], 2, TIME_RANGE),
+    (["tables", "--now", "2199-12-31T23:00-05:00"], 2, TIME_RANGE),
+    (["tables", "--now", ""], 2, "--now: '' is not an ISO-8601 time"),
+    (["tables", "--now", "yesterday"], 2, "'yesterday' is not an ISO-8601 time"),
+    (["tables", "--now", "2026-02-30"], 2, "'2026-02-30' is not an ISO-8601 time"),
+    (["local", "--start", "   "], 2, "'   ' is not an ISO-8601 time"),
+    # due's window
+    (["due", "--from", "2026-01-01", "--to", "2027-01-03"], 2, "is 367.0 days; `due` covers at most 366 days"),
+    (["due", "--from", "2000-01-01", "--to", "2199-12-31"], 2, "`due` covers at most 366 days"),
+    (["due", "--from", "2026-01-02", "--to", "2026-01-01"], 2, "--to is before --from"),
+    # durations
+    (["rerun", "--failed", "--since", "1e400d", *STACK], 2, DURATION_RANGE),
+    (["rerun", "--failed", "--since", "366.01d", *STACK], 2, DURATION_RANGE),
+    (["rerun", "--failed", "--since", "0.5m", *STACK], 2, DURATION_RANGE),
+    (["rerun", "--failed", "--since=-1h", *STACK], 2, DURATION_RANGE),
+    (["rerun", "--failed", "--since", "nanh", *STACK], 2, DURATION_RANGE),
+    (["rerun", "--failed", "--since", "", *STACK], 2, "'' is not a duration"),
+    (["rerun", "--failed", "--since", "7", *STACK], 2, "'7' is not a duration"),
+    (["rerun", "--failed", "--since", "7D", *STACK], 2, "'7D' is not a duration"),
+    (["local", "--hours", "1e-300"], 2, HOURS_RANGE),
+    (["local", "--hours", "1e308"], 2, HOURS_RANGE),
+    (["local", "--hours", "8785"], 2, HOURS_RANGE),
+    (["local", "--hours", ""], 2, "'' is not a number of hours"),
+    # counts
+    (["status", T, *STACK, "--limit", str(10**20)], 2, f"--limit: '{10**20}': give 1 or more, at most 1000"),
+    (["status", T, *STACK, "--limit", "-5"], 2, "--limit: '-5': give 1 or more, at most 1000"),
+    (["status", T, *STACK, "--limit", "0"], 2, "--limit: '0': give 1 or more"),
+    (["status", T, *STACK, "--limit", "1.5"], 2, "--limit: '1.5' is not a whole number"),
+    (["status", T, *STACK, "--limit", ""], 2, "--limit: '' is not a whole number"),
+    (["status", T, *STACK, "--limit", "9" * 5000], 2, "is not a whole number"),
+    (["local", "--serve", "--port", "65536"], 2, "--port: '65536': give 1 or more, at most 65535"),
+    (["local", "--serve", "--port", "-1"], 2, "--port: '-1': give 1 or more"),
+    (["local", "--port", "8080"], 2, "--port goes with --serve"),
+    # paths: empty, folders, missing folders, a file where a folder goes, a NUL
+    (["manifest", "--out", ""], 2, "--out '': give a file name"),
+    (["manifest", "--out", FOLDER], 2, ": is a folder; give a file name"),
+    (["manifest", "--out", "/etc/passwd/m.json"], 2, "folder /etc/passwd does not exist"),
+    (["manifest", "--out", "a\0b.json"], 2, "--out 'a\\x00b.json': give a file name"),
+    (["manifest", "--out", "../" * 40 + "nope/m.json"], 2, "does not exist"),
+    (["local", "--report", FOLDER], 2, "--report {folder}: is a folder"),
+    (["local", "--log", ""], 2, "--log '': give a file name"),
+    (["local", "--log", "missing/x.log"], 2, "--log missing/x.log: folder missing does not exist"),
+    (["local", "--template", FOLDER], 2, "--template {folder}: is a folder; give a file"),
+    (["local", "--template", f"{FOLDER}/t.yaml"], 2, "cannot read it (no such file or directory)"),
+    (["local", "--scenario", FOLDER], 2, "{folder}: Is a directory"),
+    (["local", "--scenario", f"{FOLDER}/s.yml"], 2, "{folder}/s.yml: No such file or directory"),
+    (["tables", "--configs", "/etc/passwd"], 2, "--configs /etc/passwd: is a file; give the table config folder"),
+    (["validate", "--configs", ""], 2, "--configs: '': give the table config folder"),
+    (["validate", "--configs", "a\0b"], 2, "give the table config folder"),
+    (["tables", "--configs", f"{FOLDER}/nowhere"], 1, "{folder}/nowhere: no such config directory"),
+    # table ids and prefixes: empty, unicode look-alikes, .., huge, a newline, an escape
+    (["commands", ""], 2, "unknown table ''"),
+    (["commands", "databridge/lni/ínspections"], 2, "(did you mean databridge/lni/inspections?)"),
+    (["commands", "databridge/../../etc/passwd"], 2, "unknown table 'databridge/../../etc/passwd'"),
+    (["commands", "x" * 100_000], 2, "unknown table 'xxxx"),
+    (["commands", f"{T}\n"], 2, f"unknown table '{T}\\n' (did you mean {T}?)"),
+    (["commands", "\x1b[2J\x9bdatabridge"], 2, "unknown table '\\x1b[2J\\x9bdatabridge'"),
+    (["commands", "databridge/lni/\u202einspections"], 2, "unknown table 'databridge/lni/\\u202einspections'"),
+    (["rerun", "databridge/..", *STACK], 2, "unknown table 'databridge/..'"),
+    (["pause", "", "--reason", "x", *STACK], 2, "no table is '' or under it"),
+    (["pause", "databridge/..", "--reason", "x", *STACK], 2, "no table is 'databridge/..' or under it"),
+    (["pause", "/", "--reason", "x", *STACK], 2, "no table is '' or under it"),
+    (["status", *STACK, "--prefix", ""], 2, "no table is '' or under it"),
+    (["rerun", "--failed", "--prefix", "", *STACK], 2, "no table is '' or under it"),
+    # free text and names
+    (["pause", "databridge/lni", "--reason", "", *STACK], 2, "--reason must say why"),
+    (["pause", "databridge/lni", "--reason", "x" * 201, *STACK], 2, "--reason: give one line of plain text"),
+    (["pause", "databridge/lni", "--reason", "ok\x1b[2J", *STACK], 2, "--reason: give one line of plain text"),
+    (["pause", "databridge/lni", "--reason", "two\nlines", *STACK], 2, "--reason: give one line of plain text"),
+    (["commands", T, "--run-id", ""], 2, "--run-id: '' is not a run id"),
+    (["commands", T, "--run-id", "x y; rm -rf /"], 2, "--run-id: 'x y; rm -rf /' is not a run id"),
+    (["commands", T, "--run-id", "a" * 81], 2, "is not a run id"),
+    (["commands", T, "--run-id", "preview\n"], 2, "--run-id: 'preview\\n' is not a run id"),
+    (["status", *STACK, "--stack-name", ""], 2, "--stack-name: '' is not a CloudFormation stack name"),
+    (["status", *STACK, "--stack-name", "a b"], 2, "is not a CloudFormation stack name"),
+    (["status", *STACK, "--region", ""], 2, "--region: '' is not an AWS region"),
+    (["status", *STACK, "--region", "us-east-1\n"], 2, "is not an AWS region"),
+    (["status", *STACK, "--ledger-table", ""], 2, "--ledger-table: '' is not a DynamoDB table name"),
+    (["status", *STACK, "--endpoint-url", "not a url"], 2, "'not a url' is not an http(s) URL"),
+    (["status", *STACK, "--endpoint-url", "http://[::1"], 2, "is not an http(s) URL"),
+    (["status", *STACK, "--endpoint-url", "http://localhost:99999"], 2, "is not an http(s) URL"),
+    (["rerun", T, *STACK, "--queue-url", "file:///etc/passwd"], 2, "is not an http(s) URL"),
+    (["rerun", T, *STACK, "--queue-url", ""], 2, "--queue-url: '' is not an http(s) URL"),
+    (["status", "--env", "staging"], 2, "argument --env: invalid choice: 'staging'"),
+    (["rerun", T, *STACK, "--from-step", "drop"], 2, "argument --from-step: invalid choice: 'drop'"),
+]
+
+
+@pytest.fixture
+def run_cli(tmp_path, monkeypatch, capsys):
+    """``main`` in an empty folder (to see that nothing is written), with no way to AWS."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("DATABRIDGE_CONFIGS", str(EXAMPLES))
+    monkeypatch.delenv("COMMAND_SET", raising=False)
+
+    def no_aws(*args, **kwargs):
+        raise AssertionError("a refused command called AWS")
+
+    monkeypatch.setattr(boto3, "client", no_aws)
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert list(workdir.iterdir()) == [], "nothing is written"
+        return code, out, err
+
+    return run
+
+
+def refusal(err: str) -> list[str]:
+    """stderr without argparse's usage lines (``usage:`` and its indented continuations)."""
+    return [line for line in err.splitlines() if not line.startswith(("usage:", " "))]
+
+
+@pytest.mark.parametrize(("argv", "code", "says"), PROBES, ids=[f"{n:02}" for n in range(len(PROBES))])
+def test_a_hostile_argument_is_one_line_naming_the_problem(run_cli, tmp_path, argv, code, says):
+    argv = [arg.replace(FOLDER, str(tmp_path)) for arg in argv]
+
+    exit_code, out, err = run_cli(argv)
+
+    assert "Traceback" not in err
+    [line] = refusal(err)
+    assert says.replace(FOLDER, str(tmp_path)) in line
+    assert exit_code == code
+    assert out == ""
+    assert len(line) < 400, "what was typed is echoed cut short"
+
+
+def test_the_probes_are_counted():
+    """The report of issue 21 counts them; a probe dropped by accident shows here."""
+    assert len(PROBES) == 89
