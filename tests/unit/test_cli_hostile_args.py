@@ -7,6 +7,9 @@ The first six are the probes of issue 21 that ended in a traceback or a hang.
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -168,3 +171,106 @@ def test_a_hostile_argument_is_one_line_naming_the_problem(run_cli, tmp_path, ar
 def test_the_probes_are_counted():
     """The report of issue 21 counts them; a probe dropped by accident shows here."""
     assert len(PROBES) == 89
+
+
+# --- text from outside, printed to a terminal ---------------------------------------------------------------
+
+# What anyone with batch:TerminateJob can make a status reason say: clear the screen, colour, a bell, a
+# carriage return and a line that forges another row, an 8-bit CSI, an OSC 8 hyperlink.
+HOSTILE = "\x1b[2J\x1b[31mORA-12541\x07\r\nsent   rerun everything\x9b31m \x1b]8;;http://evil\x07log\x1b]8;;\x07"
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what a terminal may act on, but tab and newline
+
+
+def outputs_stack(stack) -> None:
+    """A CloudFormation stack whose outputs name the run queue and ledger, as the SAM stack's do."""
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"RunQueueUrl": {"Value": stack.queue_url}, "LedgerTableName": {"Value": stack.env["LEDGER_TABLE"]}},
+    }
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="databridge-pipeline-dev", TemplateBody=json.dumps(template)
+    )
+
+
+@pytest.fixture
+def hostile_ledger(stack, context, monkeypatch):
+    """The examples on moto: inspections' run failed (its retry too) with ``HOSTILE`` as Batch's reason,
+    and a pause of databridge/opa written straight into the ledger with ``HOSTILE`` as reason and author."""
+    from databridge_pipeline.adapters.ledger import DynamoLedger
+    from databridge_pipeline.domain.pauses import Pause
+
+    monkeypatch.setenv("DATABRIDGE_CONFIGS", str(EXAMPLES))
+    outputs_stack(stack)
+    stack.clock.now = datetime.now(UTC)  # rerun --since counts back from now
+    stack.send({"table": T, "trigger": "schedule", "scheduled_for": "2026-11-24T11:15:00Z"})
+    stack.deliver(stack.receive(), context)
+    while (run := stack.run_item(T, "scheduled-20261124T1115Z"))["status"] == "running":
+        if run["steps"][run["current"]]["status"] == "retry_pending":
+            stack.clock.advance(minutes=16)  # past its retry delay
+            stack.deliver(stack.receive(), context)
+            continue
+        job = stack.jobs()[-1]
+        event = stack.job_event(job, "FAILED", exit_code=1, status_reason=HOSTILE)
+        stack.handler("job_events").lambda_handler(event, context)
+    pause = Pause(prefix="databridge/opa", reason=HOSTILE, paused_at=stack.clock.now, paused_by=HOSTILE)
+    DynamoLedger(boto3.client("dynamodb", region_name="us-east-1"), stack.env["LEDGER_TABLE"]).pause(pause)
+    return stack
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", *STACK],
+        ["status", *STACK, "--failed"],
+        ["status", T, *STACK],
+        ["rerun", "--failed", "--dry-run", *STACK],
+        ["rerun", "--failed", "--dry-run", "--force", *STACK],
+        ["rerun", "databridge/opa/assessment_history", *STACK],
+        ["resume", "databridge/opa/assessment_history", *STACK],
+    ],
+)
+def test_no_control_character_from_batch_or_the_ledger_reaches_the_terminal(hostile_ledger, capsys, argv):
+    capsys.readouterr()
+
+    main(argv)
+
+    out, err = capsys.readouterr()
+    assert CONTROL.findall(out + err) == []
+    assert "sent   rerun everything" not in out.splitlines(), "a reason cannot forge a line of its own"
+
+
+def test_the_reasons_still_say_what_they_said_in_a_row_of_their_own(hostile_ledger, capsys):
+    capsys.readouterr()
+
+    assert main(["status", *STACK]) == 0
+
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert len(rows) == 5, "one line per table"
+    assert rows[T].endswith("[2J[31mORA-12541 sent rerun everything31m ]8;;http://evillo…")
+    assert "by databridge/opa: [2J[31mORA-12541 sent rerun e…" in rows["databridge/opa/assessment_history"]
+
+
+def test_json_keeps_the_reason_whole_as_escapes(hostile_ledger, capsys):
+    capsys.readouterr()
+
+    assert main(["status", *STACK, "--json"]) == 0
+
+    out = capsys.readouterr().out
+    assert CONTROL.findall(out) == []
+    rows = {row["table"]: row for row in json.loads(out)}
+    assert rows[T]["reason"].startswith("\x1b[2J\x1b[31mORA-12541\x07"), "kept; only the terminal is spared"
+    assert "\x9b31m \x1b]8;;http://evil\x07" in rows[T]["reason"]
+    assert rows["databridge/opa/assessment_history"]["paused"]["reason"] == HOSTILE
+
+
+def test_every_command_prints_through_say():
+    """``say`` (and the error lines of program.py) strip control characters; a bare ``print`` would not."""
+    cli = Path(main.__code__.co_filename).parent
+    printing = {
+        f"{path.name}:{number}"
+        for path in cli.glob("*.py")
+        if path.name not in ("output.py", "program.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\bprint\(", line)
+    }
+    assert printing == set()
