@@ -213,3 +213,66 @@ def test_access_denied_and_expired_credentials_say_what_to_do(code, says):
 )
 def test_operator_commands_refuse_bad_arguments_before_calling_aws(args, message):
     refused(cli(*args), 2, message)
+
+
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+QUIET_LOG = ["--log", "/dev/null"]  # the default log, in a folder nobody cannot write, would be refused first
+
+
+@pytest.mark.skipif(not shutil.which("setpriv"), reason="needs setpriv to run as a user without root's bypass")
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["local", "--template", "secret.yaml", *QUIET_LOG],
+            "--template secret.yaml: cannot read it (permission denied)",
+        ),
+        (["local", "--scenario", "secret.yml", *QUIET_LOG], "secret.yml: Permission denied"),
+        (["local", "--report", "locked/report.json", *QUIET_LOG], "--report locked/report.json: cannot write it"),
+        (["local", "--log", "readonly.json"], "--log readonly.json: cannot write it (permission denied"),
+        (["local"], "--log local-run.log: cannot write it (permission denied; choose another path)"),
+        (["manifest", "--out", "locked/m.json"], "--out locked/m.json: cannot write it (permission denied"),
+        (["manifest", "--out", "readonly.json"], "--out readonly.json: cannot write it (permission denied"),
+    ],
+)
+def test_files_the_user_cannot_read_or_write_are_refused_before_any_work(tmp_path, argv, message):
+    work = tmp_path / "work"
+    (work / "locked").mkdir(parents=True)
+    for name in ("secret.yaml", "secret.yml"):
+        (work / name).write_text("failures: []\n")
+        (work / name).chmod(0o000)
+    (work / "readonly.json").write_text("{}")
+    (work / "readonly.json").chmod(0o444)
+    (work / "locked").chmod(0o555)
+    work.chmod(0o755)
+    before = sorted(p.name for p in work.rglob("*"))
+
+    result = subprocess.run(
+        [*AS_NOBODY, ENTRY_POINT, *argv], capture_output=True, text=True, env=CLEAN_ENV, cwd=work, timeout=120
+    )
+
+    refused(result, 2, message)
+    assert sorted(p.name for p in work.rglob("*")) == before
+    assert (work / "readonly.json").read_text() == "{}"
+
+
+def test_a_path_in_bytes_that_are_not_utf8_is_written_and_shown_as_escapes(tmp_path):
+    """Python reads such bytes as lone surrogates, which stdout could not encode after the manifest was
+    written: shown as escapes instead. (A UTF-8 locale's stdout is strict, as PYTHONIOENCODING makes it here.)"""
+    env = CLEAN_ENV | {"PYTHONIOENCODING": "utf-8:strict"}
+    result = subprocess.run(
+        [ENTRY_POINT, "manifest", "--out", b"\xff.json"], capture_output=True, env=env, cwd=tmp_path, timeout=120
+    )
+
+    assert (result.returncode, b"Traceback" in result.stderr) == (0, False)
+    assert result.stdout == b"wrote 5 table(s) to \\udcff.json\n"
+    assert (tmp_path / os.fsdecode(b"\xff.json")).is_file()
+
+
+def test_a_table_id_in_bytes_that_are_not_utf8_is_refused_as_unknown():
+    result = subprocess.run([ENTRY_POINT, "commands", b"\xffdata"], capture_output=True, env=CLEAN_ENV, timeout=120)
+
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert result.stderr.decode() == (
+        "databridge-pipeline commands: unknown table '\\udcffdata' (`databridge-pipeline tables` lists them)\n"
+    )

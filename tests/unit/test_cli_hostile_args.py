@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from databridge_pipeline.cli import main
+from databridge_pipeline.cli.args import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_DAYS,
+    MAX_HOURS,
+    MAX_LIMIT,
+    UsageError,
+    parse_duration,
+    parse_time,
+    positive_hours,
+    whole_number,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "table_configs"
 T = "databridge/lni/inspections"
@@ -274,3 +288,70 @@ def test_every_command_prints_through_say():
         if re.search(r"\bprint\(", line)
     }
     assert printing == set()
+
+
+# --- properties of the argument parsers ---------------------------------------------------------------------
+
+ANY_TEXT = st.text(max_size=200)
+OFFSETS = st.sampled_from(["", "Z", "+00:00", "-14:00", "+14:00", "-05:00", "+23:59", "+24:00", "-00:30:15"])
+TIMES = st.builds(
+    lambda moment, sep, offset: moment.isoformat(sep=sep) + offset,
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    st.sampled_from(["T", " ", "t"]),
+    OFFSETS,
+)
+NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["", "-0", "1_000", " 7 ", "1e400", "nan", "٣", "0x10", "1/60", "9" * 5000]),
+)
+DURATIONS = st.builds(str.__add__, NUMBERS, st.sampled_from(["m", "h", "d", "s", "D", "", "mm", "\n"]))
+REFUSAL = 200  # a refusal stays this short, whatever it was given
+
+
+def parsed_or_refused(parse, text):
+    """``parse(text)``, or None when it was refused as a usage error of a readable length."""
+    try:
+        return parse(text)
+    except UsageError as error:
+        assert len(str(error)) < REFUSAL
+        return None
+
+
+@pytest.mark.property
+@given(st.one_of(ANY_TEXT, TIMES))
+def test_a_time_argument_is_in_range_or_a_usage_error(text):
+    moment = parsed_or_refused(parse_time, text)
+
+    assert moment is None or (moment.tzinfo is UTC and FIRST_YEAR <= moment.year <= LAST_YEAR)
+
+
+@pytest.mark.property
+@given(st.datetimes(min_value=datetime(FIRST_YEAR, 1, 1), max_value=datetime(LAST_YEAR, 12, 31, 23, 59, 59)))
+def test_a_time_in_range_round_trips(moment):
+    assert parse_time(moment.isoformat()) == moment.replace(tzinfo=UTC)
+    assert parse_time(moment.replace(tzinfo=UTC).isoformat()) == moment.replace(tzinfo=UTC)
+
+
+@pytest.mark.property
+@given(st.one_of(ANY_TEXT, DURATIONS))
+def test_a_duration_argument_is_in_range_or_a_usage_error(text):
+    duration = parsed_or_refused(parse_duration, text)
+
+    assert duration is None or timedelta(minutes=1) <= duration <= timedelta(days=MAX_DAYS)
+
+
+@pytest.mark.property
+@given(st.one_of(ANY_TEXT, NUMBERS))
+def test_an_hours_argument_is_in_range_or_a_usage_error(text):
+    hours = parsed_or_refused(positive_hours, text)
+
+    assert hours is None or 1 / 60 <= hours <= MAX_HOURS
+
+
+@pytest.mark.property
+@given(st.one_of(ANY_TEXT, NUMBERS))
+def test_a_count_argument_is_in_range_or_a_usage_error(text):
+    limit = parsed_or_refused(whole_number(1, MAX_LIMIT), text)
+
+    assert limit is None or 1 <= limit <= MAX_LIMIT
