@@ -55,6 +55,7 @@ TICK_LOG_BYTES = 400  # START/END/REPORT of an idle tick
 # extract, schema, geocode, load; repairs: 5 kinds; alerts: failed, stuck, stale; runs: succeeded, failed).
 METRIC_COMBINATIONS = {
     "Ticks": 1, "ReconcilePasses": 1, "RunsDispatched": 1, "FiresSkippedPaused": 1, "MessagesRejected": 1,
+    "MessagesSkippedPaused": 1,
     "AlertsPending": 1, "OldestPendingAlertMinutes": 1, "StaleTables": 1, "StuckRuns": 1,
     "JobsSubmitted": 4, "StepsFinished": 4 * 2, "RunsFinished": 2, "Repairs": 5, "AlertsSent": 3, "AlertsNotSent": 3,
 }  # fmt: skip

@@ -212,3 +212,183 @@ def test_a_record_never_carries_the_previous_records_correlation_id(stack, conte
     rejected = next(line for line in lines if line["message"].startswith(f"rejected message {poison_id}"))
     assert submitted["correlation_id"] == RUN_ID
     assert "correlation_id" not in rejected
+
+
+# --- hostile messages, as an operator's hand (or anyone with sqs:SendMessage) could write them -----------
+
+HUGE = "x" * 200_000
+DSN = "postgresql://etl:s3cret-passw0rd@databridge.internal:5432/prod?sslmode=require&application_name=etl"
+FORGED_RETRY = {"table": INSPECTIONS, "trigger": "retry", "run_id": RUN_ID, "from_step": "extract", "attempt": 2}
+HOSTILE: list[tuple[str, dict[str, Any] | str, str]] = [
+    ("end of time", {**SCHEDULED, "scheduled_for": "9999-12-31T23:59:59-14:00"}, "scheduled_for: 9999-12-31T23"),
+    ("start of time", {**SCHEDULED, "scheduled_for": "0001-01-01T00:00:00+14:00"}, "outside the years 2000-2199"),
+    ("the year 2200", {**SCHEDULED, "scheduled_for": "2200-01-01T00:00:00Z"}, "outside the years 2000-2199"),
+    ("not_before at the end of time", {**FORGED_RETRY, "not_before": "9999-12-31T23:59:59-14:00"}, "not_before: "),
+    ("duplicate table", f'{{"table": "databridge/lni/permits", "table": "{INSPECTIONS}"}}', "table: given more"),
+    ("duplicate trigger", f'{{"table": "{INSPECTIONS}", "trigger": "manual", "trigger": "retry"}}', "trigger: "),
+    ("duplicate nested key", f'{{"table": "{INSPECTIONS}", "from_step": {{"a": 1, "a": 2}}}}', "a: given more"),
+    ("200 KB table", {"table": "databridge/lni/" + HUGE}, "table: unknown table 'databridge/lni/xxxx"),
+    ("200 KB malformed table", {"table": "databridge/lni/" + HUGE.upper()}, "table: table id 'databridge/lni/XX"),
+    ("200 KB key", {"table": INSPECTIONS, HUGE: 1}, "'xxxxxxxxxx"),
+    ("200 KB run id", {"table": INSPECTIONS, "run_id": HUGE}, "run_id: String should match pattern"),
+    ("200 KB from_step", {"table": INSPECTIONS, "from_step": HUGE}, "from_step: Input should be 'extract'"),
+    ("DSN as scheduled_for", {**SCHEDULED, "scheduled_for": DSN}, f"scheduled_for: {len(DSN)} characters is not"),
+    ("DSN as table", {"table": DSN}, "table: table id 'postgresql://etl:***@databridge.internal"),
+    ("hand-written scheduled id", {"table": INSPECTIONS, "run_id": "scheduled-20261125T1115Z"}, "run_id: a sched"),
+    ("another fire's id", {**SCHEDULED, "run_id": "scheduled-20261125T1115Z"}, "run_id: must be " + RUN_ID),
+    ("a fire still to come", {**SCHEDULED, "scheduled_for": "2026-11-25T11:15:00Z"}, "has not come yet"),
+    ("a retry of no run", {"table": INSPECTIONS, "trigger": "retry"}, "run_id: a retry names the run"),
+    ("a retry at attempt 1", {**FORGED_RETRY, "attempt": 1}, "attempt: a retry is attempt 2 or later"),
+    ("an attempt on a manual request", {"table": INSPECTIONS, "attempt": 5}, "attempt: only a retry"),
+    ("not_before on a manual request", {"table": INSPECTIONS, "not_before": "2026-11-24T11:15:00Z"}, "not_before:"),
+    ("a forced scheduled fire", {**SCHEDULED, "force": True}, "force: only a manual request"),
+    ("force as text", {"table": INSPECTIONS, "force": "true"}, "force: Input should be a valid boolean"),
+    ("NaN", '{"table": NaN}', "body: Invalid JSON: NaN is not a JSON value"),
+    ("nested 50,000 deep", "[" * 50_000 + "]" * 50_000, "body: Invalid JSON: nested too deeply"),
+    ("a 5,000-digit number", f'{{"table": "{INSPECTIONS}", "attempt": {"9" * 5000}}}', "body: Invalid JSON: "),
+    ("not an object", "[]", "body: Input should be a valid dictionary"),
+    ("an empty body", "", "body: Invalid JSON: Expecting value"),
+    ("escape sequences", {"table": "\x1b[2J\x1b[31m" + INSPECTIONS}, "table: table id '\\x1b[2J\\x1b[31m"),
+    ("a table as an object", {"table": {"source": "databridge", "schema_name": "lni", "name": "x"}}, "table: a tab"),
+    ("a lone surrogate", '{"table": "\\ud800"}', "table: table id '\\ud800'"),
+    ("a thousand unknown keys", {"table": INSPECTIONS, **{f"k{n}": n for n in range(1000)}}, "(and 997 more)"),
+]
+
+
+def metric_values(capsys, name: str) -> list[float]:
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    return [value for line in lines if name in line for value in line[name]]
+
+
+def echoes(text: str, sent: str, size: int = 81) -> bool:
+    """Whether ``text`` repeats ``size`` characters of ``sent`` in a row."""
+    return any(text[i : i + size] in sent for i in range(len(text) - size + 1))
+
+
+@pytest.mark.parametrize(("body", "reason"), [h[1:] for h in HOSTILE], ids=[h[0] for h in HOSTILE])
+def test_a_hostile_message_fails_alone_logged_counted_and_echoing_80_characters_at_most(
+    stack, context, caplog, capsys, body: dict[str, Any] | str, reason: str
+):
+    good = stack.send({"table": "databridge/health/clinic_locations"})
+    bad = stack.send(body)
+
+    reply = stack.deliver(stack.receive(), context)
+
+    assert reply == {"batchItemFailures": [{"itemIdentifier": bad}]}
+    assert [job["tags"]["run_id"] for job in stack.jobs()] == [f"manual-{good}"], "the good message went on"
+    [rejection] = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"rejected message {bad}")]
+    assert reason in rejection
+    assert metric_values(capsys, "MessagesRejected") == [1.0]
+    sent = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    for record in caplog.records:
+        message = record.getMessage()
+        assert len(message) <= 1200 and not echoes(message, sent), f"echoes the input: {message[:200]}"
+        assert record.exc_info is None
+    assert "s3cret" not in caplog.text
+
+
+def test_a_hand_written_scheduled_id_is_refused_so_the_real_fire_still_runs(stack, context):
+    stack.send({"table": INSPECTIONS, "run_id": RUN_ID})
+    stack.deliver(stack.receive(), context)
+    assert stack.jobs() == []
+
+    stack.send(SCHEDULED)
+    stack.deliver(stack.receive(), context)
+
+    [job] = stack.jobs()
+    assert job["tags"]["run_id"] == RUN_ID
+
+
+# --- pauses ---------------------------------------------------------------------------------------------
+
+
+def pause_lni(stack) -> list[str]:
+    """Pause databridge/lni in the ledger; returns the partitions of the submitter's ledger Queries from now."""
+    from datetime import UTC, datetime
+
+    from databridge_pipeline.domain.pauses import Pause
+
+    ledger = stack.handler("submitter").wiring.ledger
+    ledger.pause(
+        Pause(prefix="databridge/lni", reason="Oracle maintenance", paused_at=datetime(2026, 11, 24, tzinfo=UTC))
+    )
+    queries: list[str] = []
+    query = ledger._client.query
+    ledger._client.query = lambda **kw: queries.append(kw["ExpressionAttributeValues"][":pk"]["S"]) or query(**kw)
+    return queries
+
+
+@pytest.mark.parametrize("body", [{"table": INSPECTIONS}, SCHEDULED], ids=["manual", "scheduled"])
+def test_a_paused_tables_message_is_skipped_logged_counted_and_deleted(stack, context, caplog, capsys, body):
+    queries = pause_lni(stack)
+    stack.send(body)  # a raw `aws sqs send-message`, or a fire dispatched just before the pause
+
+    reply = stack.deliver(stack.receive(), context)
+
+    assert reply == {"batchItemFailures": []}, "deleted, not retried: it would only be skipped again"
+    assert stack.jobs() == []
+    assert stack.queued() == 0
+    assert "not started, paused by databridge/lni since 2026-11-24 00:00 UTC: Oracle maintenance" in caplog.text
+    assert metric_values(capsys, "MessagesSkippedPaused") == [1.0]
+    assert queries == ["PAUSE"], "the pauses in one Query"
+    assert stack.run_item(INSPECTIONS, RUN_ID) is None and stack.slot(INSPECTIONS) is None
+
+
+def test_force_runs_a_paused_table_without_reading_the_pauses(stack, context):
+    queries = pause_lni(stack)
+    stack.send({"table": INSPECTIONS, "force": True})
+
+    stack.deliver(stack.receive(), context)
+
+    assert len(stack.jobs()) == 1
+    assert queries == []
+
+
+def test_the_pauses_are_read_only_for_a_message_that_would_start_a_run(stack, context):
+    start = {
+        "table": "databridge/health/clinic_locations",
+        "trigger": "schedule",
+        "scheduled_for": "2026-11-24T11:15:00Z",
+    }
+    stack.send(start)
+    stack.deliver(stack.receive(), context)
+    queries = pause_lni(stack)
+
+    stack.send(start)  # a duplicate: the run exists
+    stack.deliver(stack.receive(), context)
+
+    assert queries == []
+    assert len(stack.jobs()) == 1
+
+
+def test_a_pause_never_touches_a_run_already_going_its_retry_still_runs(stack, context):
+    stack.send(SCHEDULED)
+    stack.deliver(stack.receive(), context)
+    pause_lni(stack)
+    stack.handler("job_events").lambda_handler(stack.job_event(stack.jobs()[0], "FAILED", exit_code=1), context)
+
+    stack.clock.advance(minutes=10)
+    stack.deliver(stack.receive(), context)
+
+    assert [job["tags"]["attempt"] for job in stack.jobs()] == ["1", "2"]
+
+
+# --- a retry waits for its time ---------------------------------------------------------------------------
+
+
+def test_a_forged_retry_waits_for_the_retry_delay_and_the_retry_is_made_once(stack, context, caplog):
+    stack.send(SCHEDULED)
+    stack.deliver(stack.receive(), context)
+    stack.handler("job_events").lambda_handler(stack.job_event(stack.jobs()[0], "FAILED", exit_code=1), context)
+
+    stack.send(FORGED_RETRY)  # what the pipeline would send in 10 minutes (retry_delay_minutes: 10), now
+    reply = stack.deliver(stack.receive(), context)
+
+    assert reply == {"batchItemFailures": []}
+    assert len(stack.jobs()) == 1, "the forged retry skipped the delay"
+    assert f"retry 2 of extract of run {RUN_ID} is due 2026-11-24 11:25:00 UTC: deferred 600 s" in caplog.text
+    stack.clock.advance(minutes=10)
+    due = stack.receive()
+    assert len(due) == 2, "the pipeline's retry and the deferred copy"
+    stack.deliver(due, context)
+    assert [job["tags"]["attempt"] for job in stack.jobs()] == ["1", "2"]

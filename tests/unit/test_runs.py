@@ -6,9 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from databridge_pipeline.domain.run_request import RunRequest
+from databridge_pipeline.adapters.run_queue import body
+from databridge_pipeline.domain.run_request import RunRequest, parse_request
 from databridge_pipeline.domain.runs import (
+    MAX_DELAY_SECONDS,
+    SCHEDULE_SKEW,
     SUBMIT_LEASE,
+    Defer,
     Drop,
     Finish,
     JobOutcome,
@@ -111,7 +115,7 @@ def test_failure_retries_while_retries_remain_then_fails_with_a_pending_alert():
     assert (first.request.attempt, first.request.from_step, first.delay_seconds) == (2, "extract", 300)
     assert first.run.step.status == "retry_pending"
 
-    retried = on_request(first.run, first.request, TABLE, run.run_id, NOW, "legacy")
+    retried = on_request(first.run, first.request, TABLE, run.run_id, NOW + timedelta(minutes=5), "legacy")
     assert isinstance(retried, Submit)
     second = submitted(retried.run, "job-2")
     final = on_job_outcome(
@@ -125,10 +129,11 @@ def test_a_duplicate_retry_request_is_dropped():
     run = submitted(started())
     retry = on_job_outcome(run, outcome(run, "FAILED"), retries=2, retry_delay_minutes=5, now=NOW)
     assert isinstance(retry, ScheduleRetry)
-    taken = on_request(retry.run, retry.request, TABLE, run.run_id, NOW, "legacy")
+    due = NOW + timedelta(minutes=5)
+    taken = on_request(retry.run, retry.request, TABLE, run.run_id, due, "legacy")
     assert isinstance(taken, Submit)
 
-    again = on_request(submitted(taken.run, "job-2"), retry.request, TABLE, run.run_id, NOW, "legacy")
+    again = on_request(submitted(taken.run, "job-2"), retry.request, TABLE, run.run_id, due, "legacy")
 
     assert isinstance(again, Drop)
 
@@ -159,3 +164,75 @@ def test_stuck_runs_are_those_past_their_timeout_and_not_yet_alerted():
     assert stuck_runs([alerted], timeouts, NOW + timedelta(hours=5)) == []
     pending = run.model_copy(update={"stuck_alert": "pending"})
     assert stuck_runs([pending], timeouts, NOW + timedelta(hours=5)) == [pending]
+
+
+def failed_once(delay_minutes: int = 5) -> ScheduleRetry:
+    run = submitted(started())
+    retry = on_job_outcome(run, outcome(run, "FAILED"), retries=2, retry_delay_minutes=delay_minutes, now=NOW)
+    assert isinstance(retry, ScheduleRetry)
+    return retry
+
+
+def test_the_retry_message_says_when_it_is_due_and_the_ledger_keeps_the_same_time():
+    retry = failed_once()
+
+    due = NOW + timedelta(minutes=5)
+    assert (retry.run.step.retry_at, retry.request.not_before, retry.delay_seconds) == (due, due, 300)
+    assert parse_request(body(retry.request)) == retry.request
+
+
+def test_a_retry_that_arrives_early_waits_for_its_time_then_is_submitted_once():
+    retry = failed_once()
+
+    early = on_request(retry.run, retry.request, TABLE, retry.run.run_id, NOW + timedelta(minutes=2), "legacy")
+    assert isinstance(early, Defer)
+    assert early.until == NOW + timedelta(minutes=5)
+    assert early.delay_seconds(NOW + timedelta(minutes=2)) == 180
+    on_time = on_request(retry.run, retry.request, TABLE, retry.run.run_id, NOW + timedelta(minutes=5), "legacy")
+    assert isinstance(on_time, Submit)
+    assert on_time.run.step.retry_at is None, "the attempt under way has no retry time"
+
+
+def test_a_forged_retry_that_says_it_is_due_already_still_waits_for_the_ledgers_time():
+    retry = failed_once()
+    forged = retry.request.model_copy(update={"not_before": None})
+    backdated = retry.request.model_copy(update={"not_before": NOW - timedelta(days=1)})
+
+    for request in (forged, backdated):
+        decision = on_request(retry.run, request, TABLE, retry.run.run_id, NOW, "legacy")
+        assert isinstance(decision, Defer)
+        assert decision.until == NOW + timedelta(minutes=5)
+
+
+def test_a_step_saved_before_the_ledger_kept_retry_times_waits_for_the_messages():
+    retry = failed_once()
+    legacy = retry.run.with_step(retry.run.step.model_copy(update={"retry_at": None}), NOW)
+
+    assert isinstance(on_request(legacy, retry.request, TABLE, legacy.run_id, NOW, "legacy"), Defer)
+    bare = retry.request.model_copy(update={"not_before": None})
+    assert isinstance(on_request(legacy, bare, TABLE, legacy.run_id, NOW, "legacy"), Submit)
+
+
+def test_a_wait_longer_than_sqs_can_delay_is_made_of_steps():
+    retry = failed_once(delay_minutes=60)
+    until = NOW + timedelta(minutes=60)
+
+    steps = []
+    now = NOW
+    while isinstance(decision := on_request(retry.run, retry.request, TABLE, retry.run.run_id, now, "legacy"), Defer):
+        steps.append(decision.delay_seconds(now))
+        now += timedelta(seconds=steps[-1])
+    assert steps == [MAX_DELAY_SECONDS] * 4
+    assert now == until
+    assert isinstance(decision, Submit)
+
+
+def test_a_scheduled_request_for_a_fire_still_to_come_is_rejected_so_the_fire_keeps_its_id():
+    tomorrow = REQUEST.model_copy(update={"scheduled_for": NOW + timedelta(days=1)})
+    soon = REQUEST.model_copy(update={"scheduled_for": NOW + SCHEDULE_SKEW})
+
+    with pytest.raises(RequestRejected, match="scheduled_for: 2026-11-25T11:15Z has not come yet"):
+        on_request(None, tomorrow, TABLE, "scheduled-20261125T1115Z", NOW, "legacy")
+    assert isinstance(on_request(None, soon, TABLE, "scheduled-20261124T1120Z", NOW, "legacy"), Start)
+    manual = tomorrow.model_copy(update={"trigger": "manual"})
+    assert isinstance(on_request(None, manual, TABLE, "manual-1", NOW, "legacy"), Start)

@@ -3,7 +3,9 @@ table is out of service; the dispatcher then skips its scheduled fires.
 
 A pause is kept in the ledger by prefix (``databridge/lni`` or ``databridge/lni/inspections``), so pausing a
 whole schema is one item, and the dispatcher reads every pause in one Query: O(paused), never O(tables).
-A pause never touches a run already going; a manual rerun of a paused table needs ``--force``.
+A pause never touches a run already going (its retries still run). A new run of a paused table is skipped
+by the dispatcher (scheduled fires) and by the submitter (any message that would start one, a hand-sent one
+included), unless the request says ``"force": true``, as ``rerun --force`` sends it.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ MAX_PROBLEMS = 3  # problems listed in one rejection; the rest are counted
 MAX_REJECTION = MAX_PROBLEMS * (SHOWN + 2 + MAX_PROBLEM + 2) + 20
 TABLE_ID_SHAPES = "databridge/<schema>/<table>, knack/<carto_conn>/<schema>/<table> or airtable/<schema>/<table>"
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
 
 
 class RunRequest(BaseModel):
@@ -210,8 +211,9 @@ def _field_name(part: object) -> str:
 
 
 def shown(value: object, limit: int = SHOWN) -> str:
-    """``value`` quoted (control characters escaped) in at most ``limit`` characters, cut with an ellipsis."""
-    return cut(repr(value), limit)
+    """``value`` quoted (control characters escaped) in at most ``limit`` characters, cut with an ellipsis,
+    a URL's password masked (a DSN pasted into the wrong field)."""
+    return cut(_PASSWORD.sub(r"\1***@", repr(value)), limit)
 
 
 def cut(text: str, limit: int) -> str:

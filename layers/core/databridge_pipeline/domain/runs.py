@@ -4,10 +4,15 @@ Pure functions from (the run as the ledger has it, what just happened) to a deci
 decision's run with a conditional write on ``version`` and only then acts (submits a job, sends a retry,
 posts an alert), so at-least-once delivery can never start a second job or send a second alert: a
 duplicate finds the state already moved on and is dropped.
+
+A retry waits for its time whoever sent it: the failed step keeps ``retry_at`` in the ledger, and a retry
+message that arrives earlier (SQS delays at most 900 s; a hand-written or re-sent one not at all) is
+deferred, sent back to the queue, rather than submitted. The ledger, not the message, says when.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -22,6 +27,12 @@ from databridge_pipeline.domain.tables import Table, TableId
 StepStatus = Literal["pending", "submitting", "submitted", "retry_pending", "succeeded", "failed"]
 RunStatus = Literal["running", "succeeded", "failed"]
 AlertState = Literal["none", "pending", "sent"]
+
+# SQS's longest DelaySeconds: a longer wait is made of several.
+MAX_DELAY_SECONDS = 900
+# A scheduled request may name a fire this far ahead of the submitter's clock (the dispatcher sends only
+# fires at or before its tick); further ahead it is hand-written and would take a future fire's run id.
+SCHEDULE_SKEW = timedelta(minutes=5)
 
 # A step left "submitting" longer than this (longer than any handler's timeout) was abandoned by a crashed
 # invocation; a later delivery may take it over. Younger, it is another invocation's work in flight.
@@ -43,6 +54,7 @@ class StepRecord(BaseModel):
     log_stream: str | None = None
     resent_at: datetime | None = None
     began_at: datetime | None = None
+    retry_at: datetime | None = None  # when a retry_pending step's next attempt is due
 
 
 class Run(BaseModel):
@@ -138,6 +150,19 @@ class Finish(_RunDecision):
     save: bool = True
 
 
+class Defer(_Decision):
+    """A retry that arrived before ``until``, when it is due: send it back to the queue to come again then
+    (in steps of at most ``MAX_DELAY_SECONDS``). Only the submitter sees this decision."""
+
+    kind: Literal["defer"] = "defer"
+    until: datetime
+    reason: str
+
+    def delay_seconds(self, now: datetime) -> int:
+        """The delay of the next step of the wait: the time left, at most SQS's longest delay."""
+        return max(1, min(MAX_DELAY_SECONDS, math.ceil((self.until - now).total_seconds())))
+
+
 class Wait(_Decision):
     """Another invocation is submitting this step right now; try again later."""
 
@@ -161,26 +186,49 @@ class RequestRejected(ValueError):
 
 def on_request(
     run: Run | None, request: RunRequest, table: Table, run_id: str, now: datetime, command_set: CommandSet
-) -> Decision:
+) -> Decision | Defer:
     """A run request arrived (scheduled, manual, or a retry we sent ourselves)."""
     if run is None:
         if request.trigger == "retry":
             return Drop(reason=f"retry for run {run_id}, which the ledger does not have")
+        _refuse_a_future_fire(request, now)
         return Start(run=new_run(table, request, run_id, now, command_set))
     if run.finished:
         return Drop(reason=f"run {run_id} already {run.status}")
     step = run.step
     if request.trigger == "retry":
-        if step.name != request.from_step:
-            return Drop(reason=f"retry of {request.from_step}, but the run is at {step.name}")
-        if step.status == "retry_pending" and step.attempts == request.attempt - 1:
-            return Submit(run=_submitting(run, now, attempt=step.attempts + 1))
-        if step.status == "submitting" and step.attempts == request.attempt:
-            return take_over(run, now)
-        return Drop(reason=f"duplicate retry: {step.name} attempt {request.attempt} is already {step.status}")
+        return _on_retry(run, request, now)
     if run.current == 0 and step.status == "submitting":
         return take_over(run, now)
     return Drop(reason=f"duplicate request: run {run_id} is in progress ({step.name} {step.status})")
+
+
+def _refuse_a_future_fire(request: RunRequest, now: datetime) -> None:
+    """A scheduled request for a fire still to come is not the dispatcher's: run now under that fire's id,
+    it would make the real fire a duplicate."""
+    fire = request.scheduled_for
+    if request.trigger == "schedule" and fire is not None and fire > now + SCHEDULE_SKEW:
+        raise RequestRejected(
+            f"scheduled_for: {fire:%Y-%m-%dT%H:%M}Z has not come yet; the dispatcher sends a fire when it is due "
+            "(send a manual request to run the table now)"
+        )
+
+
+def _on_retry(run: Run, request: RunRequest, now: datetime) -> Decision | Defer:
+    """A retry of the run's current step: submitted once due (the ledger's ``retry_at``; for a step saved
+    before it was kept, the message's ``not_before``), deferred until then, else a duplicate."""
+    step = run.step
+    if step.name != request.from_step:
+        return Drop(reason=f"retry of {request.from_step}, but the run is at {step.name}")
+    if step.status == "retry_pending" and step.attempts == request.attempt - 1:
+        due = step.retry_at or request.not_before
+        if due is not None and now < due:
+            when = f"{due:%Y-%m-%d %H:%M:%S} UTC"
+            return Defer(until=due, reason=f"retry {request.attempt} of {step.name} of run {run.run_id} is due {when}")
+        return Submit(run=_submitting(run, now, attempt=step.attempts + 1))
+    if step.status == "submitting" and step.attempts == request.attempt:
+        return take_over(run, now)
+    return Drop(reason=f"duplicate retry: {step.name} attempt {request.attempt} is already {step.status}")
 
 
 def on_job_outcome(
@@ -215,7 +263,10 @@ def on_job_outcome(
             return Submit(run=_submitting(advanced, now, attempt=1))
         return Finish(run=run.with_step(finished_step, now, status="succeeded", finished_at=now))
     if step.attempts <= retries:
-        pending = step.model_copy(update={"status": "retry_pending", "since": now, **_details(outcome)})
+        due = now + timedelta(minutes=retry_delay_minutes)
+        pending = step.model_copy(
+            update={"status": "retry_pending", "since": now, "retry_at": due, **_details(outcome)}
+        )
         return _retry(run.with_step(pending, now), pending, retry_delay_minutes, save=True)
     return Finish(run=run.with_step(finished_step, now, status="failed", finished_at=now, alert="pending"))
 
@@ -270,7 +321,14 @@ def _submitting(run: Run, now: datetime, attempt: int) -> Run:
     same = run.step.status == "submitting" and run.step.attempts == attempt
     began = (run.step.began_at or run.step.since) if same else None
     step = run.step.model_copy(
-        update={"status": "submitting", "attempts": attempt, "since": now, "job_id": None, "began_at": began or now}
+        update={
+            "status": "submitting",
+            "attempts": attempt,
+            "since": now,
+            "job_id": None,
+            "began_at": began or now,
+            "retry_at": None,
+        }
     )
     return run.with_step(step, now)
 
@@ -296,7 +354,8 @@ def _retry(run: Run, step: StepRecord, retry_delay_minutes: int, save: bool) -> 
 
 
 def retry_request(run: Run) -> RunRequest:
-    """The message that retries the run's current step as its next attempt (a duplicate of it is dropped)."""
+    """The message that retries the run's current step as its next attempt (a duplicate of it is dropped),
+    saying when it is due."""
     return RunRequest(
         table=TableId.parse(run.table),
         run_id=run.run_id,
@@ -304,6 +363,7 @@ def retry_request(run: Run) -> RunRequest:
         trigger="retry",
         attempt=run.step.attempts + 1,
         scheduled_for=run.scheduled_for,
+        not_before=run.step.retry_at,
     )
 
 

@@ -1,4 +1,5 @@
-"""The submitter: one run request (an SQS record) -> a run started, a duplicate dropped, or a hold-back."""
+"""The submitter: one run request (an SQS record) -> a run started, a duplicate dropped, a hold-back, a
+paused table's run skipped, or an early retry deferred."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import ValidationError
-
 from databridge_pipeline.domain.catalog import Catalog
 from databridge_pipeline.domain.errors import SlotBusy
-from databridge_pipeline.domain.run_request import RunRequest, run_id_for
-from databridge_pipeline.domain.runs import RequestRejected, on_request
+from databridge_pipeline.domain.pauses import describe, pause_of
+from databridge_pipeline.domain.run_request import SHOWN, InvalidRequest, RunRequest, parse_request, run_id_for, shown
+from databridge_pipeline.domain.runs import Decision, Defer, RequestRejected, Start, on_request
 from databridge_pipeline.domain.settings import PipelineSettings
 from databridge_pipeline.domain.tables import Table
 from databridge_pipeline.observability import count, logger
@@ -72,6 +72,13 @@ class Submitter:
             logger.warning(f"rejected message {message_id}: {error}", extra={"message_id": message_id})
             count("MessagesRejected", self.settings.environment)
             raise
+        if isinstance(decision, Defer):
+            return self._defer(decision, request, run_id)
+        if isinstance(decision, Start) and self._skipped_paused(request, table, run_id):
+            return "skipped_paused"
+        return self._apply(decision, request, table, run_id)
+
+    def _apply(self, decision: Decision, request: RunRequest, table: Table, run_id: str) -> str:
         try:
             self.executor.apply(decision, table)
         except SlotBusy as busy:
@@ -91,22 +98,41 @@ class Submitter:
             raise
         return decision.kind
 
+    def _skipped_paused(self, request: RunRequest, table: Table, run_id: str) -> bool:
+        """A new run of a paused table is skipped (logged, counted, the message deleted) unless the request
+        says ``force``. The pauses are read only here, for a message that would start a run: one Query."""
+        if request.force:
+            return False
+        pause = pause_of(str(table.id), self.ledger.pauses())
+        if pause is None:
+            return False
+        logger.info(
+            f'{table.id} {run_id}: not started, {describe(pause)} (a request with "force": true runs it)',
+            extra={"table": str(table.id), "run_id": run_id, "run_status": "skipped_paused"},
+        )
+        count("MessagesSkippedPaused", self.settings.environment, str(table.id))
+        return True
+
+    def _defer(self, decision: Defer, request: RunRequest, run_id: str) -> str:
+        """A retry that came early goes back to the queue for the time left (in steps of SQS's longest delay);
+        this message is deleted. A copy that comes twice is dropped as a duplicate once the retry is made."""
+        delay = decision.delay_seconds(self.clock())
+        again = request.model_copy(update={"run_id": run_id, "not_before": decision.until})
+        self.queue.send(again, delay_seconds=delay)
+        logger.info(
+            f"{decision.reason}: deferred {delay} s",
+            extra={"table": str(request.table), "run_id": run_id, "run_status": "retry_deferred"},
+        )
+        return decision.kind
+
     def _parse(self, body: str) -> tuple[RunRequest, Table]:
         try:
-            request = RunRequest.model_validate_json(body)
-        except ValidationError as error:
-            raise BadMessage("; ".join(_describe(e) for e in error.errors())) from None
+            request = parse_request(body)
+        except InvalidRequest as error:
+            raise BadMessage(str(error)) from None
         table = self.catalog.get(str(request.table))
         if table is None:
-            guesses = difflib.get_close_matches(str(request.table), self.catalog.ids(), n=1)
+            guesses = difflib.get_close_matches(str(request.table)[:SHOWN], self.catalog.ids(), n=1)
             hint = f" (did you mean {guesses[0]}?)" if guesses else ""
-            raise BadMessage(f"unknown table {str(request.table)!r}{hint}")
+            raise BadMessage(f"table: unknown table {shown(str(request.table))}{hint}")
         return request, table
-
-
-def _describe(error: object) -> str:
-    """A validation error without the offending input (it could be anything a person pasted)."""
-    details = error if isinstance(error, dict) else {}
-    where = ".".join(str(part) for part in details.get("loc", ())) or "body"
-    message = str(details.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"{where}: {message}"
