@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from databridge_pipeline.adapters.run_queue import body
@@ -135,6 +135,8 @@ def test_a_hostile_value_in_one_field_is_rejected_naming_that_field(fields: dict
 
 @pytest.mark.property
 @given(valid_requests(), st.sampled_from(["scheduled_for", "not_before"]), EXTREME_TIMES)
+@example({"table": "databridge/lni/x"}, "scheduled_for", datetime.max.replace(tzinfo=timezone(timedelta(hours=-14))))
+@example({"table": "databridge/lni/x"}, "not_before", datetime.min.replace(tzinfo=timezone(timedelta(hours=14))))
 def test_a_time_outside_the_range_is_rejected_naming_the_field_and_the_range(
     fields: dict[str, Any], field: str, moment: datetime
 ):
