@@ -92,7 +92,7 @@ class BadDay:
 
 
 @pytest.fixture(scope="module")
-def bad_day() -> BadDay:
+def bad_day(tmp_path_factory: pytest.TempPathFactory) -> BadDay:
     """The documented bad-day line (docs/local-run.md) as make expands it (`make -n`), run through the CLI's
     entry point in-process, with the handlers' AWS calls recorded; it must exit 0 and write its report, as the
     page says."""
@@ -104,6 +104,8 @@ def bad_day() -> BadDay:
     assert Path(argv[0]).name == "databridge-pipeline" and "--report" in argv, f"make runs: {expanded.stdout}"
     report = Path(argv[argv.index("--report") + 1])
     report.unlink(missing_ok=True)
+    if "--log" not in argv:  # the default local-run.log is shared with the docs' `make local`, run in parallel
+        argv += ["--log", str(tmp_path_factory.mktemp("bad-day") / "local-run.log")]
     results: list[LocalResult] = []
 
     def kept(*args: Any, **kwargs: Any) -> LocalResult:
@@ -116,7 +118,7 @@ def bad_day() -> BadDay:
         assert main(argv[1:]) == 0
     assert json.loads(report.read_text())["totals"] == results[0].report["totals"]
     scenario = load_scenario(ROOT / argv[argv.index("--scenario") + 1])
-    log = ROOT / (argv[argv.index("--log") + 1] if "--log" in argv else "local-run.log")  # the CLI's default
+    log = ROOT / argv[argv.index("--log") + 1]
     handler_log = log.read_text(encoding="utf-8")
     return BadDay(scenario=scenario, result=results[0], calls=calls, handler_log=handler_log)
 
