@@ -7,6 +7,7 @@ A missing or bad variable fails the cold start with the variable's name, not the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,29 +60,25 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(eq=False)
 class Wiring:
     """One handler's adapters and the executor its services share. ``clock`` may be swapped (tests and the
     local run drive simulated time): the services read it through ``now``."""
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        settings: PipelineSettings,
-        ledger: Ledger,
-        batch: BatchJobs,
-        queue: RunQueue,
-        alerts: AlertSink,
-        links: LogLinks,
-        clock: Clock = wall_clock,
-    ) -> None:
-        self.catalog = catalog
-        self.settings = settings
-        self.ledger = ledger
-        self.batch = batch
-        self.queue = queue
-        self.alerts = alerts
-        self.clock = clock
-        self.executor = RunExecutor(settings, ledger, batch, queue, alerts, self.now, links)
+    catalog: Catalog
+    settings: PipelineSettings
+    ledger: Ledger
+    batch: BatchJobs
+    queue: RunQueue
+    alerts: AlertSink
+    links: LogLinks
+    clock: Clock = wall_clock
+    executor: RunExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.executor = RunExecutor(
+            self.settings, self.ledger, self.batch, self.queue, self.alerts, self.now, self.links
+        )
 
     def now(self) -> datetime:
         return self.clock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
@@ -29,13 +30,13 @@ class TickResult(BaseModel):
     skipped_paused: int = 0
 
 
+@dataclass(eq=False)
 class Dispatcher:
-    def __init__(self, catalog: Catalog, ledger: Ledger, queue: RunQueue, settings: PipelineSettings) -> None:
-        self.catalog = catalog
-        self.ledger = ledger
-        self.queue = queue
-        self.settings = settings
-        self._index: ScheduleIndex | None = None
+    catalog: Catalog
+    ledger: Ledger
+    queue: RunQueue
+    settings: PipelineSettings
+    _index: ScheduleIndex | None = field(default=None, init=False)
 
     @property
     def index(self) -> ScheduleIndex:

@@ -41,27 +41,18 @@ class LogLinks:
 RepairObserver = Callable[[RepairKind, str], None]  # (kind, table id)
 
 
+@dataclass(eq=False)
 class RunExecutor:
-    def __init__(
-        self,
-        settings: PipelineSettings,
-        ledger: Ledger,
-        batch: BatchJobs,
-        queue: RunQueue,
-        alerts: AlertSink,
-        clock: Clock,
-        links: LogLinks,
-        on_repair: RepairObserver | None = None,
-    ) -> None:
-        """``on_repair`` is told of each repair besides its metric and log line (the local run tallies them)."""
-        self.settings = settings
-        self.ledger = ledger
-        self.batch = batch
-        self.queue = queue
-        self.alerts = alerts
-        self.clock = clock
-        self.links = links
-        self.on_repair = on_repair
+    """``on_repair`` is told of each repair besides its metric and log line (the local run tallies them)."""
+
+    settings: PipelineSettings
+    ledger: Ledger
+    batch: BatchJobs
+    queue: RunQueue
+    alerts: AlertSink
+    clock: Clock
+    links: LogLinks
+    on_repair: RepairObserver | None = None
 
     def apply(self, decision: Decision, table: Table) -> Applied:
         """Perform ``decision``; ``RetryLater`` when it says to wait."""

@@ -8,6 +8,7 @@ schedule is off (dev by default), where nothing is expected to refresh.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -33,12 +34,12 @@ class FreshnessResult(BaseModel):
     alerts_not_sent: int
 
 
+@dataclass(eq=False)
 class FreshnessCheck:
-    def __init__(self, catalog: Catalog, ledger: Ledger, alerts: AlertSink, settings: PipelineSettings) -> None:
-        self.catalog = catalog
-        self.ledger = ledger
-        self.alerts = alerts
-        self.settings = settings
+    catalog: Catalog
+    ledger: Ledger
+    alerts: AlertSink
+    settings: PipelineSettings
 
     def check(self, time: datetime) -> FreshnessResult | None:
         """At the tick's ``time``; None on the ticks between checks, or when the schedule is off."""

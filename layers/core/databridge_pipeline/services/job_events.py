@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,17 +18,18 @@ from databridge_pipeline.ports import Clock, Ledger
 from databridge_pipeline.services.executor import RunExecutor
 
 
+@dataclass(eq=False)
 class JobEvents:
-    def __init__(
-        self, catalog: Catalog, ledger: Ledger, executor: RunExecutor, settings: PipelineSettings, clock: Clock
-    ) -> None:
-        self.catalog = catalog
-        self.ledger = ledger
-        self.executor = executor
-        self.settings = settings
-        self.clock = clock
-        # The settings may name a queue or give its ARN (the template passes ARNs); events carry ARNs.
-        self.our_queues = {q.rsplit("/", 1)[-1] for q in (settings.extract_job_queue, settings.carto_job_queue)}
+    catalog: Catalog
+    ledger: Ledger
+    executor: RunExecutor
+    settings: PipelineSettings
+    clock: Clock
+
+    @cached_property
+    def our_queues(self) -> set[str]:
+        """The settings may name a queue or give its ARN (the template passes ARNs); events carry ARNs."""
+        return {q.rsplit("/", 1)[-1] for q in (self.settings.extract_job_queue, self.settings.carto_job_queue)}
 
     def handle_raw(self, event: dict[str, Any]) -> str:
         """Parse then handle; a malformed event is logged (its errors, not its content) and ignored."""

@@ -9,6 +9,7 @@ Cost per pass: O(active runs + pending alerts), never O(ledger).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -38,22 +39,14 @@ class PassResult(BaseModel):
     errors: int
 
 
+@dataclass(eq=False)
 class Reconciler:
-    def __init__(
-        self,
-        catalog: Catalog,
-        ledger: Ledger,
-        batch: BatchJobs,
-        executor: RunExecutor,
-        settings: PipelineSettings,
-        clock: Clock,
-    ) -> None:
-        self.catalog = catalog
-        self.ledger = ledger
-        self.batch = batch
-        self.executor = executor
-        self.settings = settings
-        self.clock = clock
+    catalog: Catalog
+    ledger: Ledger
+    batch: BatchJobs
+    executor: RunExecutor
+    settings: PipelineSettings
+    clock: Clock
 
     def run_pass(self) -> PassResult:
         """One pass at the clock's time. A run that fails to reconcile is logged and left for the next

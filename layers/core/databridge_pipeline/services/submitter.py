@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from databridge_pipeline.domain.catalog import Catalog
@@ -26,22 +27,14 @@ class BadMessage(ValueError):
     """A message that can never succeed: it fails alone and, after a few receives, lands in the DLQ."""
 
 
+@dataclass(eq=False)
 class Submitter:
-    def __init__(
-        self,
-        catalog: Catalog,
-        ledger: Ledger,
-        queue: RunQueue,
-        executor: RunExecutor,
-        settings: PipelineSettings,
-        clock: Clock,
-    ) -> None:
-        self.catalog = catalog
-        self.ledger = ledger
-        self.queue = queue
-        self.executor = executor
-        self.settings = settings
-        self.clock = clock
+    catalog: Catalog
+    ledger: Ledger
+    queue: RunQueue
+    executor: RunExecutor
+    settings: PipelineSettings
+    clock: Clock
 
     def handle_batch(self, records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
         """SQS records -> the partial batch response: each record that raised is reported alone (and comes
