@@ -101,6 +101,18 @@ class Stack:
         said = self.batch_says[job_id]
         return None if said is None else (said or RUNNING)
 
+    def pause(self, prefix: str, watched: str) -> list[str]:
+        """Pause ``prefix`` in the ledger; returns the partitions of the ``watched`` handler's ledger Queries
+        from now on."""
+        from databridge_pipeline.domain.pauses import Pause
+
+        ledger = self.handler(watched).wiring.ledger
+        ledger.pause(Pause(prefix=prefix, reason="Oracle maintenance", paused_at=datetime(2026, 11, 24, tzinfo=UTC)))
+        queries: list[str] = []
+        query = ledger._client.query
+        ledger._client.query = lambda **kw: queries.append(kw["ExpressionAttributeValues"][":pk"]["S"]) or query(**kw)
+        return queries
+
     # --- the run queue ---
     def send(self, body: dict[str, Any] | str) -> str:
         text = body if isinstance(body, str) else json.dumps(body)

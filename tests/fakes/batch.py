@@ -74,16 +74,10 @@ class FakeBatch:
         request = self.jobs.pop(job_id).request
         self._by_name[(request.job_queue, request.job_name)] -= 1
 
-    def state_change(
-        self,
-        job_id: str,
-        status: str,
-        at: datetime,
-        status_reason: str | None = None,
-        exit_code: int | None = None,
-    ) -> dict[str, Any]:
-        """The "Batch Job State Change" event of the job reaching ``status``; DescribeJobs says the same from now on."""
-        event = job_state_change(self.described(job_id), status, at, ACCOUNT, REGION, status_reason, exit_code)
+    def state_change(self, job_id: str, status: str, at: datetime, **reason_and_exit: Any) -> dict[str, Any]:
+        """The "Batch Job State Change" event of the job reaching ``status`` (``status_reason``, ``exit_code`` as
+        ``job_state_change`` takes them); DescribeJobs says the same from now on."""
+        event = job_state_change(self.described(job_id), status, at, ACCOUNT, REGION, **reason_and_exit)
         container = event["detail"]["container"]
         self.set_state(
             job_id, status, event["detail"].get("statusReason"), container.get("exitCode"), container["logStreamName"]

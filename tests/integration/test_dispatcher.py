@@ -199,16 +199,8 @@ def test_tick_lines_never_carry_a_run_id_a_previous_invocation_set(stack, contex
 def test_a_paused_tables_fires_are_skipped_counted_and_read_in_one_query(stack, context, capsys):
     from datetime import UTC, datetime
 
-    from databridge_pipeline.domain.pauses import Pause
-
     dispatcher = stack.handler("dispatcher").dispatcher
-    ledger = stack.handler("dispatcher").wiring.ledger
-    ledger.pause(
-        Pause(prefix="databridge/lni", reason="Oracle maintenance", paused_at=datetime(2026, 11, 24, tzinfo=UTC))
-    )
-    queries: list[str] = []
-    query = ledger._client.query
-    ledger._client.query = lambda **kw: queries.append(kw["ExpressionAttributeValues"][":pk"]["S"]) or query(**kw)
+    queries = stack.pause("databridge/lni", watched="dispatcher")
 
     result = dispatcher.tick(datetime(2026, 11, 24, 11, 15, tzinfo=UTC))
 
@@ -218,7 +210,7 @@ def test_a_paused_tables_fires_are_skipped_counted_and_read_in_one_query(stack, 
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [m["FiresSkippedPaused"] for m in metrics if "FiresSkippedPaused" in m] == [[1.0]]
 
-    ledger.resume("databridge/lni")
+    stack.handler("dispatcher").wiring.ledger.resume("databridge/lni")
     assert dispatcher.tick(datetime(2026, 11, 25, 11, 15, tzinfo=UTC)).skipped_paused == 0
     assert "databridge/lni/inspections" in [body["table"] for body in bodies(stack.receive())]
 

@@ -104,27 +104,6 @@ def test_a_poison_message_fails_alone_and_lands_in_the_dlq(stack, context, ten_t
     assert len(stack.jobs()) == 9
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        ({"table": "databridge/lni/inspection"}, "unknown table 'databridge/lni/inspection' (did you mean "),
-        ({"table": "databridge/LNI/inspections"}, "table: table id 'databridge/LNI/inspections'"),
-        ({"table": INSPECTIONS, "from_step": "transform"}, "from_step: Input should be 'extract', 'schema', "),
-        ({"table": INSPECTIONS, "attempt": "2"}, "attempt: Input should be a valid integer"),
-        ({"table": INSPECTIONS, "priority": "high"}, "priority: Extra inputs are not permitted"),
-        ({"table": "databridge/health/clinic_locations", "from_step": "load"}, "has no step 'load'"),
-    ],
-)
-def test_a_bad_field_is_rejected_with_its_reason(stack, context, caplog, body: dict[str, Any], reason: str):
-    message_id = stack.send(body)
-
-    reply = stack.deliver(stack.receive(), context)
-
-    assert reply == {"batchItemFailures": [{"itemIdentifier": message_id}]}
-    assert stack.jobs() == []
-    assert reason in caplog.text
-
-
 def test_a_busy_table_holds_the_request_back_until_the_slot_is_free(stack, context):
     stack.send(SCHEDULED)
     stack.deliver(stack.receive(), context)
@@ -308,25 +287,9 @@ def test_a_hand_written_scheduled_id_is_refused_so_the_real_fire_still_runs(stac
 # --- pauses ---------------------------------------------------------------------------------------------
 
 
-def pause_lni(stack) -> list[str]:
-    """Pause databridge/lni in the ledger; returns the partitions of the submitter's ledger Queries from now."""
-    from datetime import UTC, datetime
-
-    from databridge_pipeline.domain.pauses import Pause
-
-    ledger = stack.handler("submitter").wiring.ledger
-    ledger.pause(
-        Pause(prefix="databridge/lni", reason="Oracle maintenance", paused_at=datetime(2026, 11, 24, tzinfo=UTC))
-    )
-    queries: list[str] = []
-    query = ledger._client.query
-    ledger._client.query = lambda **kw: queries.append(kw["ExpressionAttributeValues"][":pk"]["S"]) or query(**kw)
-    return queries
-
-
 @pytest.mark.parametrize("body", [{"table": INSPECTIONS}, SCHEDULED], ids=["manual", "scheduled"])
 def test_a_paused_tables_message_is_skipped_logged_counted_and_deleted(stack, context, caplog, capsys, body):
-    queries = pause_lni(stack)
+    queries = stack.pause("databridge/lni", watched="submitter")
     stack.send(body)  # a raw `aws sqs send-message`, or a fire dispatched just before the pause
 
     reply = stack.deliver(stack.receive(), context)
@@ -341,7 +304,7 @@ def test_a_paused_tables_message_is_skipped_logged_counted_and_deleted(stack, co
 
 
 def test_force_runs_a_paused_table_without_reading_the_pauses(stack, context):
-    queries = pause_lni(stack)
+    queries = stack.pause("databridge/lni", watched="submitter")
     stack.send({"table": INSPECTIONS, "force": True})
 
     stack.deliver(stack.receive(), context)
@@ -358,7 +321,7 @@ def test_the_pauses_are_read_only_for_a_message_that_would_start_a_run(stack, co
     }
     stack.send(start)
     stack.deliver(stack.receive(), context)
-    queries = pause_lni(stack)
+    queries = stack.pause("databridge/lni", watched="submitter")
 
     stack.send(start)  # a duplicate: the run exists
     stack.deliver(stack.receive(), context)
@@ -370,7 +333,7 @@ def test_the_pauses_are_read_only_for_a_message_that_would_start_a_run(stack, co
 def test_a_pause_never_touches_a_run_already_going_its_retry_still_runs(stack, context):
     stack.send(SCHEDULED)
     stack.deliver(stack.receive(), context)
-    pause_lni(stack)
+    stack.pause("databridge/lni", watched="submitter")
     stack.handler("job_events").lambda_handler(stack.job_event(stack.jobs()[0], "FAILED", exit_code=1), context)
 
     stack.clock.advance(minutes=10)

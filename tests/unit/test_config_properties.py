@@ -14,6 +14,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_step_chains import CHAIN  # the Airtable -> AIS -> Carto chain the chain tests validate
 
 from databridge_pipeline.configs.flat_yaml import parse_flat
 from databridge_pipeline.configs.loader import check_tables, load_table
@@ -32,16 +33,6 @@ class Hostile(NamedTuple):
     expected: str
 
 
-CHAIN = """\
-carto_users: [publicuser]
-steps:
-  - kind: airtable_extract
-  - kind: ais_geocode
-    query_fields: [street_address]
-    ais_fields: [lat, lon]
-    output: geocoded
-  - kind: carto_load
-"""
 KNACK_CHAIN = """\
 carto_users: [publicuser]
 knack_object_id: 7

@@ -8,22 +8,10 @@ from datetime import timedelta
 import pytest
 from fakes import SubmitRefused
 
+from databridge_pipeline.domain import runs as decisions
 from databridge_pipeline.domain.errors import RetryLater, SlotBusy, StaleRun
 from databridge_pipeline.domain.run_request import RunRequest
-from databridge_pipeline.domain.runs import (
-    SUBMIT_LEASE,
-    Drop,
-    Finish,
-    JobOutcome,
-    Run,
-    ScheduleRetry,
-    Start,
-    Submit,
-    Wait,
-    on_job_outcome,
-    on_request,
-    take_over,
-)
+from databridge_pipeline.domain.runs import SUBMIT_LEASE, JobOutcome, Run, on_job_outcome, on_request, take_over
 from databridge_pipeline.services.executor import RunExecutor
 
 from .pipeline import ASSESSMENTS, EXAMPLES, INSPECTIONS, LINKS, RUN_ID, SCHEDULED
@@ -45,11 +33,11 @@ def executor(pipeline, repairs) -> RunExecutor:
     )
 
 
-def start_decision(pipeline, run_id: str = RUN_ID) -> Start:
+def start_decision(pipeline, run_id: str = RUN_ID) -> decisions.Start:
     decision = on_request(
         None, RunRequest.model_validate(SCHEDULED), TABLE, run_id, pipeline.clock(), pipeline.settings.command_set
     )
-    assert isinstance(decision, Start)
+    assert isinstance(decision, decisions.Start)
     return decision
 
 
@@ -92,7 +80,7 @@ def test_when_submit_job_fails_the_lease_is_released_and_the_error_propagates(pi
     assert (run.step.status, run.step.since, run.step.job_id) == ("submitting", None, None)
     assert pipeline.batch.submitted() == []
     decision = take_over(run, pipeline.clock())
-    assert isinstance(decision, Submit), "a released lease is taken over at once"
+    assert isinstance(decision, decisions.Submit), "a released lease is taken over at once"
 
 
 def test_a_take_over_adopts_the_job_an_earlier_invocation_submitted_instead_of_a_second_one(
@@ -128,7 +116,7 @@ def test_a_take_over_with_no_job_to_adopt_submits_one(pipeline, executor, repair
 def test_a_scheduled_retry_saves_the_run_then_sends_its_request_after_the_delay(pipeline, executor):
     run = executor.apply(start_decision(pipeline), TABLE).run
     decision = on_job_outcome(run, outcome(run, "FAILED", exit_code=1), 1, 10, pipeline.clock())
-    assert isinstance(decision, ScheduleRetry)
+    assert isinstance(decision, decisions.ScheduleRetry)
 
     applied = executor.apply(decision, TABLE)
 
@@ -141,7 +129,7 @@ def test_finishing_a_succeeded_run_frees_the_slot_records_the_success_and_posts_
     run = executor.apply(start_decision(pipeline), TABLE).run
     done = run.model_copy(update={"status": "succeeded", "finished_at": pipeline.clock()})
 
-    applied = executor.apply(Finish(run=done), TABLE)
+    applied = executor.apply(decisions.Finish(run=done), TABLE)
 
     assert applied.run == pipeline.run() and applied.run.status == "succeeded"
     assert pipeline.ledger.slots() == []
@@ -154,13 +142,15 @@ def test_finishing_a_failed_run_posts_its_alert_once_and_marks_it_sent(pipeline,
     run = executor.apply(start_decision(pipeline), TABLE).run
     failed = run.model_copy(update={"status": "failed", "finished_at": pipeline.clock(), "alert": "pending"})
 
-    applied = executor.apply(Finish(run=failed), TABLE)
+    applied = executor.apply(decisions.Finish(run=failed), TABLE)
 
     [alert] = pipeline.alerts.posts
     assert (alert.kind, alert.run_id) == ("run_failed", RUN_ID)
     assert applied.run == pipeline.run() and applied.run.alert == "sent"
     assert pipeline.ledger.freshness()[INSPECTIONS].last_success is None, "no success to record"
-    assert executor.apply(Finish(run=applied.run, save=False), TABLE).run == applied.run, "sent: not posted again"
+    assert executor.apply(decisions.Finish(run=applied.run, save=False), TABLE).run == applied.run, (
+        "sent: not posted again"
+    )
     assert len(pipeline.alerts.posts) == 1
 
 
@@ -169,7 +159,7 @@ def test_when_slack_refuses_the_alert_it_stays_pending_in_the_ledger(pipeline, e
     failed = run.model_copy(update={"status": "failed", "finished_at": pipeline.clock(), "alert": "pending"})
     pipeline.alerts.fail_next()
 
-    applied = executor.apply(Finish(run=failed), TABLE)
+    applied = executor.apply(decisions.Finish(run=failed), TABLE)
 
     assert applied.run is not None and applied.run.alert == "pending"
     assert pipeline.ledger.pending_alert_runs() == [pipeline.run()]
@@ -189,9 +179,9 @@ def test_a_decision_on_a_run_that_moved_on_raises_stale_run_and_does_nothing(pip
 
 def test_a_wait_raises_retry_later_and_a_drop_changes_nothing(pipeline, executor):
     with pytest.raises(RetryLater):
-        executor.apply(Wait(reason="another invocation is submitting"), TABLE)
+        executor.apply(decisions.Wait(reason="another invocation is submitting"), TABLE)
 
-    assert executor.apply(Drop(reason="duplicate"), TABLE).run is None
+    assert executor.apply(decisions.Drop(reason="duplicate"), TABLE).run is None
     assert pipeline.ledger.runs == {} and pipeline.batch.submitted() == [] and pipeline.queue.sent == []
 
 

@@ -160,12 +160,7 @@ def folder_text(text: str) -> str:
 def writable_file(option: str, text: str) -> Path:
     """A file the command will write at the end: its folder must exist and the file be writable now, before
     any work, so that a long run does not end in an error. Tried by creating it (and removing it again)."""
-    path = Path(text)
-    where = f"{option} {shown_path(text)}"
-    if not text.strip() or "\0" in text:
-        raise UsageError(f"{option} {quoted(text)}: give a file name")
-    if path.is_dir():
-        raise UsageError(f"{where}: is a folder; give a file name")
+    path, where = _file_argument(option, text)
     if not path.parent.is_dir():
         folder = shown_path(str(path.parent))
         raise UsageError(f"{where}: folder {folder} does not exist (create it, or choose another path)")
@@ -174,6 +169,17 @@ def writable_file(option: str, text: str) -> Path:
     except OSError as error:
         raise UsageError(f"{where}: cannot write it ({_why(error)}; choose another path)") from None
     return path
+
+
+def _file_argument(option: str, text: str) -> tuple[Path, str]:
+    """A file name given to ``option``, not empty and not a folder; with how errors name it."""
+    path = Path(text)
+    where = f"{option} {shown_path(text)}"
+    if not text.strip() or "\0" in text:
+        raise UsageError(f"{option} {quoted(text)}: give a file name")
+    if path.is_dir():
+        raise UsageError(f"{where}: is a folder; give a file name")
+    return path, where
 
 
 def _try_writing(path: Path) -> None:
@@ -191,12 +197,7 @@ def _try_writing(path: Path) -> None:
 
 def readable_file(option: str, text: str) -> Path:
     """A file the command reads (``--template``): there, a file, and readable now."""
-    path = Path(text)
-    where = f"{option} {shown_path(text)}"
-    if not text.strip() or "\0" in text:
-        raise UsageError(f"{option} {quoted(text)}: give a file name")
-    if path.is_dir():
-        raise UsageError(f"{where}: is a folder; give a file")
+    path, where = _file_argument(option, text)
     try:
         path.open("rb").close()
     except OSError as error:
