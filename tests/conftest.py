@@ -46,7 +46,7 @@ botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 # Property tests (marker `property`): a fixed, derandomized profile in `make test`, so a run is repeatable and
 # quick; `make soak` runs the same properties with many more examples (HYPOTHESIS_PROFILE=soak).
-settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("ci", max_examples=100, derandomize=True, deadline=None, print_blob=True)
 settings.register_profile(
     "soak", max_examples=5000, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
 )
