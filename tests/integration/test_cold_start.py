@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WATCHED = (
     "aws_xray_sdk.core", "slack_sdk", "aws_lambda_powertools.utilities.parser.models",
     "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parameters", "boto3", "croniter", "yaml",
-    "databridge_pipeline.cli", "databridge_pipeline.local", "databridge_pipeline.services.dispatcher",
+    "databridge_pipeline.cli", "databridge_pipeline.local", "databridge_pipeline.configs",
+    "databridge_pipeline.services.dispatcher",
     "databridge_pipeline.services.submitter", "databridge_pipeline.services.job_events",
 )  # fmt: skip
 PROBE = (

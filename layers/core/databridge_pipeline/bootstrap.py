@@ -101,12 +101,12 @@ def wiring_from_environ(environ: Mapping[str, str]) -> Wiring:
 
 def catalog_from_environ(environ: Mapping[str, str]) -> Catalog:
     """The packaged manifest; ``$TABLE_CONFIGS`` names another manifest or a config folder (tests, local runs)."""
-    configured = environ.get("TABLE_CONFIGS")
-    if not configured:
-        return catalog_from_json(PACKAGED_MANIFEST.read_bytes())
-    from databridge_pipeline.configs.manifest import load_catalog  # not shipped to Lambda: off it only
+    source = Path(environ.get("TABLE_CONFIGS") or PACKAGED_MANIFEST)
+    if not source.is_dir():
+        return catalog_from_json(source.read_bytes())
+    from databridge_pipeline.configs.loader import load_tables  # not shipped to Lambda: a folder only off it
 
-    return load_catalog(Path(configured))
+    return Catalog(load_tables(source))
 
 
 def dispatcher_services(wiring: Wiring) -> tuple[Dispatcher, Reconciler, FreshnessCheck]:
