@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
+from databridge_pipeline.domain.text import cut as cut_text
 from databridge_pipeline.domain.text import for_terminal
 
 SHOWN = 80  # at most this many characters of what the operator typed, echoed in an error
@@ -39,14 +40,12 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
 
 def cut(text: str, width: int) -> str:
     """``text`` on one line in at most ``width`` characters, an ellipsis showing where it was cut."""
-    text = one_line(text)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return cut_text(one_line(text), width)
 
 
 def quoted(text: str) -> str:
     """What the operator typed, quoted with its odd characters escaped, cut to ``SHOWN`` characters."""
-    shown = repr(text)
-    return shown if len(shown) <= SHOWN else shown[: SHOWN - 1] + "…"
+    return cut_text(repr(text), SHOWN)
 
 
 def shown_path(text: str) -> str:

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from databridge_pipeline.domain.step_kinds import StepName
 from databridge_pipeline.domain.tables import TableId
+from databridge_pipeline.domain.text import cut
 
 Trigger = Literal["schedule", "manual", "retry"]
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+=@-]{0,79}$"
@@ -214,11 +215,6 @@ def shown(value: object, limit: int = SHOWN) -> str:
     """``value`` quoted (control characters escaped) in at most ``limit`` characters, cut with an ellipsis,
     a URL's password masked (a DSN pasted into the wrong field)."""
     return cut(_PASSWORD.sub(r"\1***@", repr(value)), limit)
-
-
-def cut(text: str, limit: int) -> str:
-    """``text`` in at most ``limit`` characters, an ellipsis showing where it was cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def as_utc(moment: datetime) -> datetime:

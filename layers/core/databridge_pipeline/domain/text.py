@@ -10,11 +10,14 @@ import re
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, an ellipsis showing where it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def for_slack(text: str, limit: int = 500) -> str:
     """Slack's three escapes (``&``, ``<``, ``>``), control characters removed, at most ``limit`` characters."""
-    plain = _CONTROL.sub("", text)
-    if len(plain) > limit:
-        plain = plain[: limit - 1] + "…"
+    plain = cut(_CONTROL.sub("", text), limit)
     return plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
