@@ -10,7 +10,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeAlias
 from urllib.parse import urlsplit
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from databridge_pipeline.cli.output import quoted, shown_path
 from databridge_pipeline.configs.loader import load_tables
 from databridge_pipeline.domain.pauses import under
-from databridge_pipeline.domain.run_request import RUN_ID_PATTERN
+from databridge_pipeline.domain.run_request import FIRST_YEAR, LAST_YEAR, RUN_ID_PATTERN, in_range
 from databridge_pipeline.domain.settings import CommandSet
 from databridge_pipeline.domain.step_kinds import COMMAND_SETS
 from databridge_pipeline.domain.tables import Table
@@ -26,7 +26,6 @@ from databridge_pipeline.domain.tables import Table
 DEFAULT_CONFIGS = "table_configs"
 # Times the commands take: the years 2000-2199 (UTC), as in a run request; far enough either way for any real
 # fire, near enough that no conversion (a -14:00 offset on 9999-12-31, a year of fires after it) overflows.
-FIRST_YEAR, LAST_YEAR = 2000, 2199
 # Durations (`--since`, `local --hours`) and `due`'s window: from a minute to 366 days.
 MAX_DAYS = 366
 MAX_HOURS = 24 * MAX_DAYS
@@ -68,13 +67,10 @@ def parse_time(text: str) -> datetime:
         raise UsageError(
             f"{quoted(text)} is not an ISO-8601 time (e.g. 2026-11-24T11:00 or 2026-11-24T06:00-05:00)"
         ) from None
-    out_of_range = UsageError(f"{quoted(text)}: give a time in the years {FIRST_YEAR}-{LAST_YEAR} (UTC)")
-    if not FIRST_YEAR - 1 <= moment.year <= LAST_YEAR + 1:  # checked first: converting year 1 or 9999 overflows
-        raise out_of_range
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-        raise out_of_range
-    return moment
+    try:
+        return in_range(moment)  # the run queue's range: what a rerun sends must be a valid message
+    except ValueError:
+        raise UsageError(f"{quoted(text)}: give a time in the years {FIRST_YEAR}-{LAST_YEAR} (UTC)") from None
 
 
 def positive_hours(text: str) -> float:
