@@ -44,6 +44,7 @@ class FakeBatch:
         self.jobs: dict[str, FakeJob] = {}  # by id, oldest first
         self.describe_calls = 0
         self.submit_calls = 0
+        self.terminated: list[str] = []
         self._refusals = 0
         self._created = 0
         # (queue, job name, run id, step, attempt) -> ids, newest first, so find() is a lookup
@@ -132,6 +133,13 @@ class FakeBatch:
         for start in range(0, len(ids), DESCRIBE_BATCH):
             states.update((state.job_id, state) for state in self.describe_jobs(ids[start : start + DESCRIBE_BATCH]))
         return states
+
+    def terminate(self, job_id: str, reason: str) -> None:
+        """As TerminateJob: a job not finished ends FAILED with ``reason``; a finished or unknown one is left."""
+        self.terminated.append(job_id)
+        job = self.jobs.get(job_id)
+        if job is not None and job.state.status not in ("SUCCEEDED", "FAILED"):
+            self.set_state(job_id, "FAILED", status_reason=reason)
 
     def describe_jobs(self, job_ids: list[str]) -> list[JobState]:
         """One DescribeJobs call: what Batch says of each job it still knows. More than 100 ids is refused,

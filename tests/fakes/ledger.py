@@ -18,6 +18,7 @@ The state is public so a test can set up what a lost write or an expired item le
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from databridge_pipeline.domain.errors import SlotBusy, StaleRun
 from databridge_pipeline.domain.freshness import Freshness
 from databridge_pipeline.domain.pauses import Pause
 from databridge_pipeline.domain.runs import Run
+from databridge_pipeline.ports import LedgerRun, UnreadableRun
 
 
 def to_the_second(moment: datetime) -> datetime:
@@ -55,6 +57,8 @@ class FakeLedger:
         self.last_tick: datetime | None = None
         self.pause_items: dict[str, Pause] = {}
         self.records: dict[str, TableRecord] = {}
+        self.unreadable: dict[tuple[str, str], UnreadableRun] = {}  # items the code cannot parse, by key
+        self.unreadable_alerted: set[tuple[str, str]] = set()
 
     # --- set-up for tests and benchmarks -------------------------------------------------------------
 
@@ -66,16 +70,26 @@ class FakeLedger:
             self.slot_holders[run.table] = run.run_id
         return run
 
+    def plant_unreadable(self, table_id: str, run_id: str, holds_slot: bool = True) -> None:
+        """An item only another version of the code could read (a step kind added, then rolled back), holding
+        its table's slot as a running run would."""
+        self.unreadable[(table_id, run_id)] = UnreadableRun(table=table_id, run_id=run_id, error="1 invalid field(s)")
+        self.runs.pop((table_id, run_id), None)
+        if holds_slot:
+            self.slot_holders[table_id] = run_id
+
     # --- the Ledger port -------------------------------------------------------------------------------
 
     def get_run(self, table_id: str, run_id: str) -> Run | None:
+        if (table_id, run_id) in self.unreadable:
+            raise ValueError(f"run {run_id} of {table_id} is unreadable")  # pydantic's ValidationError, in AWS
         return self.runs.get((table_id, run_id))
 
     def start_run(self, run: Run) -> Run:
         holder = self.slot_holders.get(run.table)
         if holder is not None and holder != run.run_id:
             raise SlotBusy(run.table, holder)
-        if (run.table, run.run_id) in self.runs:
+        if (run.table, run.run_id) in self.runs or (run.table, run.run_id) in self.unreadable:
             raise StaleRun(f"run {run.run_id} of {run.table} already exists")
         saved = run.model_copy(update={"version": 1})
         self.runs[(run.table, run.run_id)] = saved
@@ -94,15 +108,28 @@ class FakeLedger:
         if self.slot_holders.get(table_id) == run_id:
             del self.slot_holders[table_id]
 
-    def slots(self) -> list[tuple[str, str, Run | None]]:
-        return [
-            (table_id, run_id, self.runs.get((table_id, run_id)))
-            for table_id, run_id in sorted(self.slot_holders.items())
-        ]
+    def slots(self) -> list[tuple[str, str, LedgerRun | None]]:
+        return [(table_id, run_id, self._item(table_id, run_id)) for table_id, run_id in sorted(self.slot_holders.items())]
 
-    def pending_alert_runs(self) -> list[Run]:
+    def pending_alert_runs(self) -> list[LedgerRun]:
         pending = [run for run in self.runs.values() if "pending" in (run.alert, run.stuck_alert)]
         return sorted(pending, key=lambda run: run.run_id)
+
+    def runs_exist(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {key for key in keys if key in self.runs or key in self.unreadable}
+
+    def claim_unreadable_alert(self, table_id: str, run_id: str) -> bool:
+        key = (table_id, run_id)
+        if key not in self.unreadable or key in self.unreadable_alerted:
+            return False
+        self.unreadable_alerted.add(key)
+        return True
+
+    def release_unreadable_alert(self, table_id: str, run_id: str) -> None:
+        self.unreadable_alerted.discard((table_id, run_id))
+
+    def _item(self, table_id: str, run_id: str) -> LedgerRun | None:
+        return self.unreadable.get((table_id, run_id)) or self.runs.get((table_id, run_id))
 
     def recent_runs(self, table_id: str, limit: int = 10) -> list[Run]:
         runs = [run for (table, _), run in self.runs.items() if table == table_id]

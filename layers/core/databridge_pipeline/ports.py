@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from pydantic import BaseModel, ConfigDict
+
 from databridge_pipeline.domain.alerts import Alert, StaleAlert
 from databridge_pipeline.domain.aws_events import JobState
 from databridge_pipeline.domain.freshness import Freshness
@@ -21,6 +23,20 @@ from databridge_pipeline.domain.run_request import RunRequest
 from databridge_pipeline.domain.runs import Run
 
 Clock = Callable[[], datetime]
+
+
+class UnreadableRun(BaseModel):
+    """A run item the code cannot parse (written by another version, or damaged): named by its key only, so
+    no log line or alert repeats its content. The pass skips it, counts it and alerts it once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table: str
+    run_id: str
+    error: str  # the parse error's type and location, never the item's values
+
+
+LedgerRun = Run | UnreadableRun
 
 
 class Ledger(Protocol):
@@ -40,12 +56,26 @@ class Ledger(Protocol):
         """Free the table's slot if ``run_id`` still holds it."""
         ...
 
-    def slots(self) -> list[tuple[str, str, Run | None]]:
-        """Every taken slot: (table, run id, the run, or None when the ledger no longer has it)."""
+    def slots(self) -> list[tuple[str, str, LedgerRun | None]]:
+        """Every taken slot: (table, run id, the run, or None when the ledger no longer has it); each item
+        parsed on its own, so one unreadable item is an ``UnreadableRun``, not an error for all."""
         ...
 
-    def pending_alert_runs(self) -> list[Run]:
-        """The runs whose failure or stuck alert has not been accepted yet."""
+    def pending_alert_runs(self) -> list[LedgerRun]:
+        """The runs whose alert has not been accepted yet, as the index says (eventually consistent: re-read
+        a run with ``get_run`` before acting on it)."""
+        ...
+
+    def runs_exist(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of the (table, run id) keys the ledger has a run for, read consistently."""
+        ...
+
+    def claim_unreadable_alert(self, table_id: str, run_id: str) -> bool:
+        """Mark an unreadable run item as alerted; True only for the first claim (a conditional write)."""
+        ...
+
+    def release_unreadable_alert(self, table_id: str, run_id: str) -> None:
+        """Undo a claim whose alert Slack did not accept, so the next pass tries again."""
         ...
 
     def pauses(self) -> list[Pause]: ...
@@ -80,15 +110,21 @@ class BatchJobs(Protocol):
         ...
 
     def submit(self, request: JobRequest) -> str:
-        """Submit the job; returns its id."""
+        """Submit the job once (never retried inside: a lost response must not make a second job); returns
+        its id. ``JobRejected`` when Batch refuses it for good, ``NotMade`` when throttled; any other error
+        leaves unknown whether the job exists."""
         ...
 
     def find(self, request: JobRequest) -> str | None:
-        """The id of the job already submitted for this request's run, step and attempt, if any."""
+        """The id of the job already submitted for this request's table, run, step and attempt, if any."""
         ...
 
     def states(self, job_ids: Iterable[str]) -> dict[str, JobState]:
         """What Batch says of each job it still knows, by id."""
+        ...
+
+    def terminate(self, job_id: str, reason: str) -> None:
+        """Stop the job, whatever its state (a finished job is left as it is)."""
         ...
 
 

@@ -50,6 +50,10 @@ class AwsBatchJobs:
         """What Batch says of each job, by id; a job Batch no longer knows is absent from the result."""
         return {job["jobId"]: _job_state(job) for job in self._describe(list(dict.fromkeys(job_ids)))}
 
+    def terminate(self, job_id: str, reason: str) -> None:
+        """TerminateJob: Batch cancels a job not yet started and stops a running one (its event says FAILED)."""
+        self.client.terminate_job(jobId=job_id, reason=reason)
+
     def _describe(self, job_ids: list[str]) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = []
         for start in range(0, len(job_ids), DESCRIBE_BATCH):

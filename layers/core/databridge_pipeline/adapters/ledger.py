@@ -19,16 +19,18 @@ index ``pending-alerts``: the reconciliation pass finds those runs without scann
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from databridge_pipeline.domain.errors import SlotBusy, StaleRun
 from databridge_pipeline.domain.freshness import Freshness
 from databridge_pipeline.domain.pauses import Pause
 from databridge_pipeline.domain.runs import Run
+from databridge_pipeline.ports import LedgerRun, UnreadableRun
 
 RETENTION = timedelta(days=90)
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
@@ -113,23 +115,46 @@ class DynamoLedger:
             ExpressionAttributeValues=_attributes({":run": run_id}),
         )
 
-    def slots(self) -> list[tuple[str, str, Run | None]]:
+    def slots(self) -> list[tuple[str, str, LedgerRun | None]]:
         """Every taken slot as (table, run id, the run or None when the ledger has no such run): one Query
         and one BatchGetItem per 100 slots, so a pass over 1,000 active runs makes 11 calls, not 1,001."""
         slots = [(str(slot["sk"]), str(slot["run_id"])) for slot in self._query("SLOT")]
         runs = self._get_runs(slots)
         return [(table, run_id, runs.get((table, run_id))) for table, run_id in slots]
 
-    def pending_alert_runs(self) -> list[Run]:
-        """Runs with an alert Slack has not accepted yet, through the sparse index (no scan)."""
+    def pending_alert_runs(self) -> list[LedgerRun]:
+        """Runs with an alert Slack has not accepted yet, through the sparse index (no scan). The index is
+        eventually consistent: a caller re-reads a run before acting on it."""
         items = self._query(PENDING_ALERTS_INDEX_VALUE, index=PENDING_ALERTS_INDEX, key=PENDING_ALERT_KEY)
-        return [Run.model_validate_json(str(item["run"])) for item in items]
+        return [_run_of(item) for item in items]
+
+    def runs_exist(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of ``keys`` (table, run id) have a run item, read consistently (unreadable ones count)."""
+        return set(self._get_runs(list(keys)))
+
+    def claim_unreadable_alert(self, table_id: str, run_id: str) -> bool:
+        """Mark the unreadable item alerted, only if it is not yet (and still exists)."""
+        return self._conditional(
+            self._client.update_item,
+            Key=_attributes(_run_key(table_id, run_id)),
+            UpdateExpression="SET unreadable_alerted = :yes",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(unreadable_alerted)",
+            ExpressionAttributeValues=_attributes({":yes": 1}),
+        )
+
+    def release_unreadable_alert(self, table_id: str, run_id: str) -> None:
+        self._client.update_item(
+            TableName=self._name,
+            Key=_attributes(_run_key(table_id, run_id)),
+            UpdateExpression="REMOVE unreadable_alerted",
+            ConditionExpression="attribute_exists(pk)",
+        )
 
     def recent_runs(self, table_id: str, limit: int = 10) -> list[Run]:
         """A table's runs, newest first. Run ids do not sort by time across triggers, so all are read
         (finished runs expire after RETENTION, which keeps this small) and sorted by creation."""
         items = self._query(f"RUN#{table_id}")
-        runs = [Run.model_validate_json(str(item["run"])) for item in items]
+        runs = [run for item in items if isinstance(run := _run_of(item), Run)]  # the pass alerts unreadable ones
         return sorted(runs, key=lambda r: r.created_at, reverse=True)[:limit]
 
     def pauses(self) -> list[Pause]:
@@ -235,10 +260,10 @@ class DynamoLedger:
         item = self._client.get_item(TableName=self._name, Key=_attributes(key), ConsistentRead=True).get("Item")
         return _plain(item) if item else None
 
-    def _get_runs(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Run]:
-        """The runs of ``keys`` (table, run id) that exist, read consistently. A key DynamoDB leaves
-        unprocessed is asked again, never taken as missing: a missing run frees its slot."""
-        runs: dict[tuple[str, str], Run] = {}
+    def _get_runs(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], LedgerRun]:
+        """The runs of ``keys`` (table, run id) that exist, read consistently, each parsed on its own. A key
+        DynamoDB leaves unprocessed is asked again, never taken as missing: a missing run frees its slot."""
+        runs: dict[tuple[str, str], LedgerRun] = {}
         for start in range(0, len(keys), BATCH_GET_KEYS):
             chunk = [_attributes(_run_key(table, run_id)) for table, run_id in keys[start : start + BATCH_GET_KEYS]]
             request: dict[str, Any] = {self._name: {"Keys": chunk, "ConsistentRead": True}}
@@ -247,7 +272,7 @@ class DynamoLedger:
                     time.sleep(0.05 * 2 ** (attempt - 1))
                 page = self._client.batch_get_item(RequestItems=request)
                 for item in page["Responses"].get(self._name, []):
-                    run = Run.model_validate_json(str(_plain(item)["run"]))
+                    run = _run_of(_plain(item))
                     runs[(run.table, run.run_id)] = run
                 request = page.get("UnprocessedKeys") or {}
                 if not request:
@@ -295,6 +320,22 @@ class DynamoLedger:
         if run.finished_at is not None:
             item["expires_at"] = int((run.finished_at + RETENTION).timestamp())
         return item
+
+
+def _run_of(item: Item) -> LedgerRun:
+    """The run an item holds, or ``UnreadableRun`` named by its key (the error's type and place, no values)."""
+    try:
+        return Run.model_validate_json(str(item["run"]))
+    except (KeyError, ValidationError) as error:
+        table = str(item.get("pk", "")).removeprefix("RUN#")
+        return UnreadableRun(table=table, run_id=str(item.get("sk", "")), error=_unreadable(error))
+
+
+def _unreadable(error: KeyError | ValidationError) -> str:
+    if isinstance(error, KeyError):
+        return "no run attribute"
+    places = sorted({".".join(str(p) for p in e["loc"]) or "run" for e in error.errors()})
+    return f"{error.error_count()} invalid field(s): {', '.join(places[:5])}"
 
 
 def _freshness(item: Item) -> Freshness:

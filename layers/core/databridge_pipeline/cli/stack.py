@@ -151,7 +151,7 @@ class Stack:
         table with no finished run on record (one that never finished a run, or finished its last before the
         ledger kept it there)."""
         with aws_call("read the run ledger"):
-            active = {table: run for table, _, run in self.ledger.slots() if run is not None}
+            active = {table: run for table, _, run in self.ledger.slots() if isinstance(run, Run)}
             freshness, finished = self.ledger.table_records()
             runs: dict[str, list[Run]] = {}
             for table in table_ids:

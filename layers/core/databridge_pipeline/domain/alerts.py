@@ -13,6 +13,9 @@ from databridge_pipeline.domain.runs import Run, step_since
 from databridge_pipeline.domain.text import for_slack
 
 
+AlertKind = Literal["run_failed", "run_stuck", "run_cancelled"]
+
+
 class Alert(BaseModel):
     """One Slack alert: at most one per run and kind (the run's ledger record says whether it went out).
 
@@ -21,7 +24,7 @@ class Alert(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["run_failed", "run_stuck"]
+    kind: AlertKind
     environment: str
     table: str
     run_id: str
@@ -92,7 +95,7 @@ def log_stream_url(region: str, log_group: str, stream: str) -> str:
 
 
 def run_alert(
-    run: Run, kind: Literal["run_failed", "run_stuck"], environment: str, region: str, log_group: str
+    run: Run, kind: AlertKind, environment: str, region: str, log_group: str
 ) -> Alert:
     """The alert for a run that failed (after its retries) or is stuck at its current step."""
     step = run.step

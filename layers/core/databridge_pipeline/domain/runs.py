@@ -25,7 +25,7 @@ from databridge_pipeline.domain.step_kinds import StepName
 from databridge_pipeline.domain.tables import Table, TableId
 
 StepStatus = Literal["pending", "submitting", "submitted", "retry_pending", "succeeded", "failed"]
-RunStatus = Literal["running", "succeeded", "failed"]
+RunStatus = Literal["running", "succeeded", "failed", "cancelled"]
 AlertState = Literal["none", "pending", "sent"]
 
 # SQS's longest DelaySeconds: a longer wait is made of several.
@@ -74,6 +74,8 @@ class Run(BaseModel):
     finished_at: datetime | None = None
     alert: AlertState = "none"
     stuck_alert: AlertState = "none"
+    alert_lease: datetime | None = None  # an invocation posting one of the run's alerts holds it until then
+    note: str | None = None  # why the run ended when no job said (a cancellation's reason, a refusal)
     version: int = 0
 
     @property

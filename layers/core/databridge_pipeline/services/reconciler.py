@@ -61,7 +61,7 @@ class Reconciler:
             if run is None:
                 self.executor.free_orphan_slot(table_id, run_id)
                 repairs["freed"] += 1
-            else:
+            elif isinstance(run, Run):
                 active.append(run)
         polled = [job for run in active if (job := job_to_poll(run, now)) is not None]
         jobs = batch.states(polled) if polled else {}
@@ -138,6 +138,8 @@ class Reconciler:
         posted = 0
         pending: list[Run] = []
         for run in self.ledger.pending_alert_runs():
+            if not isinstance(run, Run):
+                continue
             if run.run_id in tried and run.alert != "pending":
                 pending.append(run)  # its stuck alert was just tried above
                 continue
