@@ -8,13 +8,16 @@ after it ended. ``state_change`` gives the EventBridge event AWS would send for 
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from databridge_pipeline.domain.aws_events import JobState
+from databridge_pipeline.domain.errors import JobRejected, NotMade
 from databridge_pipeline.domain.job_requests import JobRequest
 from databridge_pipeline.local.batch_events import job_state_change
 
@@ -24,8 +27,25 @@ REGION = "us-east-1"
 DESCRIBE_BATCH = 100
 
 
-class SubmitRefused(Exception):
-    """What a throttled or refused SubmitJob raises here (botocore's ClientError, in AWS)."""
+# AWS Batch's own limits on SubmitJob, refused with a ClientException (the adapter's JobRejected).
+JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+MAX_REQUEST_BYTES = 30 * 1024
+
+
+class SubmitRefused(NotMade):
+    """What a throttled SubmitJob raises here (the adapter's NotMade, from botocore's throttling errors)."""
+
+
+def rejection(request: JobRequest, job_definitions: set[str] | None) -> str | None:
+    """Why Batch would refuse ``request`` for good, if it would: its job name, its size, its job definition."""
+    if not JOB_NAME.fullmatch(request.job_name):
+        return f"ClientException: job name {request.job_name[:40]}... must be 1-128 letters, digits, - or _"
+    size = len(json.dumps(request.submit_job_kwargs()).encode())
+    if size > MAX_REQUEST_BYTES:
+        return f"ClientException: the SubmitJob request is {size} bytes; AWS Batch takes at most {MAX_REQUEST_BYTES}"
+    if job_definitions is not None and request.job_definition not in job_definitions:
+        return f"ClientException: job definition {request.job_definition} does not exist"
+    return None
 
 
 @dataclass
@@ -40,7 +60,9 @@ class FakeJob:
 
 
 class FakeBatch:
-    def __init__(self) -> None:
+    def __init__(self, job_definitions: set[str] | None = None) -> None:
+        """``job_definitions``: the ones the stack created (a request naming another is rejected); None takes any."""
+        self.job_definitions = job_definitions
         self.jobs: dict[str, FakeJob] = {}  # by id, oldest first
         self.describe_calls = 0
         self.submit_calls = 0
@@ -54,7 +76,7 @@ class FakeBatch:
     # --- driving it from a test ----------------------------------------------------------------------
 
     def refuse_next(self, times: int = 1) -> None:
-        """The next ``times`` SubmitJob calls raise ``SubmitRefused`` and create no job."""
+        """The next ``times`` SubmitJob calls are throttled: ``SubmitRefused`` (a ``NotMade``), no job made."""
         self._refusals = times
 
     def set_state(
@@ -110,7 +132,10 @@ class FakeBatch:
         self.submit_calls += 1
         if self._refusals:
             self._refusals -= 1
-            raise SubmitRefused(f"SubmitJob refused for {request.job_name}")
+            raise SubmitRefused(f"SubmitJob throttled for {request.job_name}")
+        reason = rejection(request, self.job_definitions)
+        if reason is not None:
+            raise JobRejected(reason)
         self._created += 1
         job_id = f"job-{self._created:04}"
         self.jobs[job_id] = FakeJob(job_id, request, JobState(job_id=job_id, status="SUBMITTED"))
@@ -121,7 +146,7 @@ class FakeBatch:
 
     def find(self, request: JobRequest) -> str | None:
         """As the adapter: the jobs of the queue with the request's name are listed and described (a DescribeJobs
-        call per 100 of them), and the newest with the same run, step and attempt tags is the one."""
+        call per 100 of them), and the newest with the same table, run, step and attempt tags is the one."""
         listed = self._by_name.get((request.job_queue, request.job_name), 0)
         self.describe_calls += math.ceil(listed / DESCRIBE_BATCH)
         ids = [job_id for job_id in self._by_attempt.get(_attempt_key(request), []) if job_id in self.jobs]
@@ -152,4 +177,4 @@ class FakeBatch:
 
 def _attempt_key(request: JobRequest) -> tuple[str, ...]:
     tags = request.tags
-    return (request.job_queue, request.job_name, tags["run_id"], tags["step"], tags["attempt"])
+    return (request.job_queue, request.job_name, tags["table"], tags["run_id"], tags["step"], tags["attempt"])
