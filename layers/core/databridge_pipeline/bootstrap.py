@@ -92,7 +92,7 @@ def wiring_from_environ(environ: Mapping[str, str]) -> Wiring:
         catalog=catalog_from_environ(environ),
         settings=settings,
         ledger=DynamoLedger(client("dynamodb"), env.ledger_table),
-        batch=AwsBatchJobs(client("batch")),
+        batch=AwsBatchJobs(client("batch"), submit_client=client("batch", no_retries=True)),
         queue=SqsRunQueue(client("sqs"), env.run_queue_url),
         alerts=SlackAlerts(secret_token(env.slack_secret_name), env.slack_channel, env.slack_api_url),
         links=LogLinks(region=env.region, log_group=env.batch_log_group),
