@@ -106,3 +106,41 @@ def test_a_long_status_reason_is_cut_in_the_alert():
 
     [reason_line] = [line for line in text.splitlines() if line.startswith("reason:")]
     assert reason_line.count("y") == 499 and "…" in reason_line
+
+
+def cancelled_run(note: str | None) -> Run:
+    running = failed_run().model_copy(update={"status": "cancelled", "finished_at": NOW, "note": note})
+    return running.with_step(running.step.model_copy(update={"status": "submitted"}), NOW)
+
+
+def test_a_cancelled_run_is_one_line_saying_who_cancelled_it_and_why():
+    note = "cancelled by arn:aws:iam::123456789012:user/ops: wrong Carto table"
+    alert = run_alert(cancelled_run(note), "run_cancelled", "dev", "us-east-1", "/aws/batch/databridge-pipeline-dev")
+
+    assert alert.text() == (
+        ":no_entry_sign: [dev] knack/carto_phl/ppr/ppr_events run scheduled-20261124T0845Z "
+        "cancelled by arn:aws:iam::123456789012:user/ops: wrong Carto table"
+    )
+    assert alert.blocks() == [{"type": "section", "text": {"type": "mrkdwn", "text": alert.text()}}]
+    assert alert.rerun_command == (
+        "databridge-pipeline rerun knack/carto_phl/ppr/ppr_events --from-step load --env dev"
+    ), "kept, though the line does not show it"
+
+
+def test_a_cancellation_reason_cannot_ping_the_channel_break_the_line_or_run_on():
+    note = (
+        "cancelled by arn:aws:iam::1:user/x: <!channel> see <https://evil.example|the runbook>\nnext line " + "x" * 900
+    )
+    alert = run_alert(cancelled_run(note), "run_cancelled", "prod", "us-east-1", "/aws/batch/job")
+
+    [line] = alert.text().splitlines()
+    assert "<!channel>" not in line and "&lt;!channel&gt;" in line
+    assert "&lt;https://evil.example|the runbook&gt; next line xxx" in line
+    assert line.endswith("…")
+    assert len(line) < 400
+
+
+def test_a_cancelled_run_without_a_note_still_says_it_was_cancelled():
+    alert = run_alert(cancelled_run(None), "run_cancelled", "dev", "us-east-1", "/aws/batch/job")
+
+    assert alert.text() == ":no_entry_sign: [dev] knack/carto_phl/ppr/ppr_events run scheduled-20261124T0845Z cancelled"

@@ -1,4 +1,5 @@
-"""Slack alerts as data: what a person needs to act on a failed or stuck run, and nothing secret."""
+"""Slack alerts as data: what a person needs to act on a failed or stuck run, one line for a cancelled one,
+and nothing secret."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from pydantic import BaseModel, ConfigDict
 from databridge_pipeline.domain.runs import Run, step_since
 from databridge_pipeline.domain.text import for_slack
 
-
 AlertKind = Literal["run_failed", "run_stuck", "run_cancelled"]
+CANCEL_NOTE_LIMIT = 300  # of a cancellation's note (who, and the reason they gave), on its one line
 
 
 class Alert(BaseModel):
     """One Slack alert: at most one per run and kind (the run's ledger record says whether it went out).
 
-    ``status_reason`` is free text anyone who may terminate a job can set: it is escaped for Slack
-    (``for_slack``) wherever it is shown; the other fields are validated names or built by us."""
+    ``status_reason`` is free text anyone who may terminate a job can set (for a cancelled run, the run's
+    note: who cancelled it and why): it is escaped for Slack (``for_slack``) wherever it is shown; the other
+    fields are validated names or built by us."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -39,6 +41,9 @@ class Alert(BaseModel):
 
     @property
     def headline(self) -> str:
+        if self.kind == "run_cancelled":
+            note = " ".join(for_slack(self.status_reason or "cancelled", CANCEL_NOTE_LIMIT).split())
+            return f":no_entry_sign: [{self.environment}] {self.table} run {self.run_id} {note}"
         verb = "failed" if self.kind == "run_failed" else "is stuck"
         return f":red_circle: [{self.environment}] {self.table} {verb} at step {self.step}"
 
@@ -47,7 +52,10 @@ class Alert(BaseModel):
         return for_slack(self.status_reason) if self.status_reason else "unknown"
 
     def text(self) -> str:
-        """Plain text: Slack's fallback and notification text, and what the local run prints."""
+        """Plain text: Slack's fallback and notification text, and what the local run prints. A cancelled run
+        is its headline alone: someone chose it, so there is nothing to look into."""
+        if self.kind == "run_cancelled":
+            return self.headline
         lines = [
             self.headline,
             f"run {self.run_id}, attempts {self.attempts}, job {self.job_id or '-'}",
@@ -59,6 +67,8 @@ class Alert(BaseModel):
         return "\n".join(lines)
 
     def blocks(self) -> list[dict[str, Any]]:
+        if self.kind == "run_cancelled":
+            return [{"type": "section", "text": {"type": "mrkdwn", "text": self.headline}}]
         fields = [
             ("Table", f"`{self.table}`"),
             ("Step", self.step),
@@ -94,10 +104,9 @@ def log_stream_url(region: str, log_group: str, stream: str) -> str:
     )
 
 
-def run_alert(
-    run: Run, kind: AlertKind, environment: str, region: str, log_group: str
-) -> Alert:
-    """The alert for a run that failed (after its retries) or is stuck at its current step."""
+def run_alert(run: Run, kind: AlertKind, environment: str, region: str, log_group: str) -> Alert:
+    """The alert for a run that failed (after its retries), is stuck at its current step, or was cancelled
+    (its ``note`` says by whom and why; the rerun command is kept, though its one line does not show it)."""
     step = run.step
     message = json.dumps({"table": run.table, "from_step": step.name})
     return Alert(
@@ -108,12 +117,20 @@ def run_alert(
         step=step.name,
         attempts=step.attempts,
         job_id=step.job_id,
-        status_reason=step.status_reason if kind == "run_failed" else _stuck_reason(run),
+        status_reason=_reason(run, kind),
         exit_code=step.exit_code,
         log_url=log_stream_url(region, log_group, step.log_stream) if step.log_stream else None,
         rerun_command=f"databridge-pipeline rerun {run.table} --from-step {step.name} --env {environment}",
         rerun_message=message,
     )
+
+
+def _reason(run: Run, kind: AlertKind) -> str | None:
+    if kind == "run_failed":
+        return run.step.status_reason
+    if kind == "run_cancelled":
+        return run.note
+    return _stuck_reason(run)
 
 
 def _stuck_reason(run: Run) -> str:
