@@ -33,6 +33,8 @@ _MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
 LONGEST = timedelta(days=MAX_DAYS)
 # What the ledger's Query for one table's runs is asked for at most (`status TABLE --limit`).
 MAX_LIMIT = 1000
+# A reason an operator gives (`cancel --reason`), as `pause --reason` takes it.
+MAX_REASON = 200
 
 # What add_subparsers returns; each command group adds its subcommands to it.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -151,6 +153,17 @@ def folder_text(text: str) -> str:
     if not text.strip() or "\0" in text:
         raise UsageError(f"{quoted(text)}: give the table config folder")
     return text
+
+
+def reason_text(text: str) -> str:
+    """``cancel --reason``: one line of plain text saying something, at most ``MAX_REASON`` characters (the
+    ledger, status and the Slack channel show it); surrounding blanks dropped."""
+    reason = text.strip()
+    if not reason:
+        raise UsageError("give a reason: it is shown by status and in the Slack channel")
+    if len(reason) > MAX_REASON or not reason.isprintable():
+        raise UsageError(f"give one line of plain text, at most {MAX_REASON} characters (the Slack channel shows it)")
+    return reason
 
 
 def writable_file(option: str, text: str) -> Path:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from databridge_pipeline.cli import config_commands, local_command, pause_commands, run_commands
+from databridge_pipeline.cli import cancel_command, config_commands, local_command, pause_commands, run_commands
 from databridge_pipeline.cli.args import CommandFailed, Subcommands, UsageError
 from databridge_pipeline.cli.output import one_line
 from databridge_pipeline.configs.problems import ConfigError
@@ -25,6 +25,7 @@ SUBCOMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     run_commands.add_status,
     pause_commands.add_pause,
     pause_commands.add_resume,
+    cancel_command.add_cancel,
     config_commands.add_manifest,
 )
 

@@ -1,4 +1,5 @@
-"""What the operator commands do against a deployed stack: rerun, pause and resume tables, read their runs.
+"""What the operator commands do against a deployed stack: rerun, pause and resume tables, read their runs,
+cancel one.
 
 The stack's outputs say where its run queue and ledger are, so an operator only names the environment.
 ``endpoint_url`` points every client at another endpoint (a local moto server, for instance).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +23,8 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from databridge_pipeline.adapters.aws_clients import aws_clients
+from databridge_pipeline.adapters.batch import AwsBatchJobs
 from databridge_pipeline.adapters.ledger import DynamoLedger
 from databridge_pipeline.adapters.run_queue import SqsRunQueue
 from databridge_pipeline.domain.freshness import Freshness
@@ -28,6 +32,7 @@ from databridge_pipeline.domain.pauses import Pause
 from databridge_pipeline.domain.run_request import RunRequest
 from databridge_pipeline.domain.runs import Run
 from databridge_pipeline.domain.step_kinds import StepName
+from databridge_pipeline.services.cancel import RunCanceller
 
 QUEUE_OUTPUT = "RunQueueUrl"
 LEDGER_OUTPUT = "LedgerTableName"
@@ -90,7 +95,7 @@ def aws_call(doing: str) -> Iterator[None]:
 
 class Stack:
     """A deployed stack as the operator commands use it: its run queue and ledger, found from its outputs
-    unless given, every AWS error turned into an ``OperatorError``."""
+    unless given, and AWS Batch; every AWS error turned into an ``OperatorError``."""
 
     def __init__(
         self,
@@ -101,6 +106,7 @@ class Stack:
         ledger_table: str | None = None,
     ) -> None:
         self.name = name
+        self._region, self._endpoint_url = region, endpoint_url
         self._kwargs = _clients_kwargs(region, endpoint_url)
         self._queue_url = queue_url
         self._ledger_table = ledger_table
@@ -133,6 +139,18 @@ class Stack:
         url = self._queue_url or self.output(QUEUE_OUTPUT)
         with aws_call("open the run queue"):
             return SqsRunQueue(boto3.client("sqs", **self._kwargs), url)
+
+    @cached_property
+    def batch(self) -> AwsBatchJobs:
+        """AWS Batch, with the clients the Lambdas use (SubmitJob's makes one attempt)."""
+        with aws_call("open AWS Batch"):
+            client = aws_clients(self._region, self._endpoint_url)
+            return AwsBatchJobs(client("batch"), submit_client=client("batch", no_retries=True))
+
+    def canceller(self) -> RunCanceller:
+        """Cancelling runs: over the ledger and Batch, on the wall clock. Its AWS errors are the caller's to
+        wrap in ``aws_call``."""
+        return RunCanceller(self.ledger, self.batch, clock=lambda: datetime.now(UTC))
 
     def send(self, requests: list[RunRequest]) -> list[str]:
         """Send run requests; returns their SQS message ids."""
