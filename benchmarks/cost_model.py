@@ -52,12 +52,14 @@ POLLER_REQUESTS_PER_MONTH = 5 * 3 * 60 * 24 * 30  # Lambda's 5 long-polling SQS 
 RUN_LOG_BYTES = 6_000  # ~6 structured lines, ~4 EMF blobs and 3 invocations' START/END/REPORT
 TICK_LOG_BYTES = 400  # START/END/REPORT of an idle tick
 # Each custom metric the code emits, with how many dimension combinations it takes per environment (steps:
-# extract, schema, geocode, load; repairs: 5 kinds; alerts: failed, stuck, stale; runs: succeeded, failed).
+# extract, schema, geocode, load; repairs: 5 kinds; alerts: failed, stuck, cancelled, stale; runs: succeeded,
+# failed, cancelled).
 METRIC_COMBINATIONS = {
     "Ticks": 1, "ReconcilePasses": 1, "RunsDispatched": 1, "FiresSkippedPaused": 1, "MessagesRejected": 1,
     "MessagesSkippedPaused": 1,
     "AlertsPending": 1, "OldestPendingAlertMinutes": 1, "StaleTables": 1, "StuckRuns": 1,
-    "JobsSubmitted": 4, "StepsFinished": 4 * 2, "RunsFinished": 2, "Repairs": 5, "AlertsSent": 3, "AlertsNotSent": 3,
+    "JobsSubmitted": 4, "StepsFinished": 4 * 2, "RunsFinished": 3, "Repairs": 5, "AlertsSent": 4, "AlertsNotSent": 4,
+    "JobsRejected": 4, "UnreadableRuns": 1, "PassesCutShort": 1,
 }  # fmt: skip
 CUSTOM_METRICS = sum(METRIC_COMBINATIONS.values())
 ALARMS = 10  # the template's CloudWatch alarms

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from databridge_pipeline.domain.alerts import Alert, StaleAlert
+from databridge_pipeline.domain.ledger_alerts import UnreadableAlert
 
 
 class SlackDown(Exception):
@@ -11,7 +12,7 @@ class SlackDown(Exception):
 
 class FakeAlerts:
     def __init__(self) -> None:
-        self.posts: list[Alert | StaleAlert] = []
+        self.posts: list[Alert | StaleAlert | UnreadableAlert] = []
         self.refused = 0
         self._failures = 0
 
@@ -22,7 +23,7 @@ class FakeAlerts:
     def texts(self) -> list[str]:
         return [alert.text() for alert in self.posts]
 
-    def post(self, alert: Alert | StaleAlert) -> None:
+    def post(self, alert: Alert | StaleAlert | UnreadableAlert) -> None:
         if self._failures:
             self._failures -= 1
             self.refused += 1

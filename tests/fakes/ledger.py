@@ -109,7 +109,9 @@ class FakeLedger:
             del self.slot_holders[table_id]
 
     def slots(self) -> list[tuple[str, str, LedgerRun | None]]:
-        return [(table_id, run_id, self._item(table_id, run_id)) for table_id, run_id in sorted(self.slot_holders.items())]
+        return [
+            (table_id, run_id, self._item(table_id, run_id)) for table_id, run_id in sorted(self.slot_holders.items())
+        ]
 
     def pending_alert_runs(self) -> list[LedgerRun]:
         pending = [run for run in self.runs.values() if "pending" in (run.alert, run.stuck_alert)]

@@ -129,7 +129,7 @@ def test_a_busy_table_holds_the_request_back_until_the_slot_is_free(stack, conte
 
 
 def _throttle_once(handler: Any) -> list[int]:
-    client = handler.wiring.batch.client
+    client = handler.wiring.batch.submit_client
     real = client.submit_job
     calls: list[int] = []
 
@@ -145,21 +145,19 @@ def _throttle_once(handler: Any) -> list[int]:
     return calls
 
 
-def test_throttled_submit_job_leaves_the_message_for_a_retry_and_submits_once(stack, context, caplog):
+def test_throttled_submit_job_leaves_the_run_to_the_pass_which_submits_it_once(stack, context, caplog):
+    """The run is in the ledger: the message is done (never the DLQ's), and the next pass submits the job."""
     calls = _throttle_once(stack.handler("submitter"))
-    message_id = stack.send(SCHEDULED)
+    stack.send(SCHEDULED)
 
     reply = stack.deliver(stack.receive(), context)
 
-    assert reply == {"batchItemFailures": [{"itemIdentifier": message_id}]}
-    assert stack.jobs() == []
-    assert f"run {RUN_ID} of {INSPECTIONS} not submitted, the message will be retried: ClientError" in caplog.text
-    # SubmitJob failed, so no job exists: the redelivery after the visibility timeout submits exactly once.
-    stack.after_visibility_timeout()
-    assert stack.deliver(stack.receive(), context) == {"batchItemFailures": []}
+    assert reply == {"batchItemFailures": []}
+    assert stack.jobs() == [] and stack.queued() == 0
+    assert f"run {RUN_ID} of {INSPECTIONS}: SubmitJob of extract failed (NotMade)" in caplog.text
+    assert stack.handler("dispatcher").reconciler.run_pass().repairs["resubmitted"] == 1
     assert len(stack.jobs()) == 1
-    assert len(calls) == 2
-    assert stack.queued() == 0
+    assert len(calls) == 1, "the submitter's SubmitJob, throttled once and not retried inside the client"
 
 
 def delivered_log_lines(stack, context, capsys) -> list[dict]:

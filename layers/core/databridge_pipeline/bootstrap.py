@@ -118,7 +118,7 @@ def dispatcher_services(wiring: Wiring) -> tuple[Dispatcher, Reconciler, Freshne
     w = wiring
     return (
         Dispatcher(w.catalog, w.ledger, w.queue, w.settings),
-        Reconciler(w.catalog, w.ledger, w.batch, w.executor, w.settings, w.now),
+        Reconciler(w.catalog, w.ledger, w.batch, w.executor, w.alerts, w.settings, w.now),
         FreshnessCheck(w.catalog, w.ledger, w.alerts, w.settings),
     )
 

@@ -18,6 +18,7 @@ from databridge_pipeline.domain.alerts import Alert, StaleAlert
 from databridge_pipeline.domain.aws_events import JobState
 from databridge_pipeline.domain.freshness import Freshness
 from databridge_pipeline.domain.job_requests import JobRequest
+from databridge_pipeline.domain.ledger_alerts import UnreadableAlert
 from databridge_pipeline.domain.pauses import Pause
 from databridge_pipeline.domain.run_request import RunRequest
 from databridge_pipeline.domain.runs import Run
@@ -141,4 +142,4 @@ class RunQueue(Protocol):
 class AlertSink(Protocol):
     """Where alerts go (Slack); raises when the alert was not accepted."""
 
-    def post(self, alert: Alert | StaleAlert) -> None: ...
+    def post(self, alert: Alert | StaleAlert | UnreadableAlert) -> None: ...

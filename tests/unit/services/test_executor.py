@@ -9,7 +9,7 @@ import pytest
 from fakes import SubmitRefused
 
 from databridge_pipeline.domain import runs as decisions
-from databridge_pipeline.domain.errors import RetryLater, SlotBusy, StaleRun
+from databridge_pipeline.domain.errors import LeftToPass, RetryLater, SlotBusy, StaleRun
 from databridge_pipeline.domain.run_request import RunRequest
 from databridge_pipeline.domain.runs import SUBMIT_LEASE, JobOutcome, Run, on_job_outcome, on_request, take_over
 from databridge_pipeline.services.executor import RunExecutor
@@ -70,12 +70,13 @@ def test_a_start_for_a_busy_table_raises_slot_busy_and_submits_nothing(pipeline,
     assert pipeline.ledger.get_run(INSPECTIONS, "manual-2") is None
 
 
-def test_when_submit_job_fails_the_lease_is_released_and_the_error_propagates(pipeline, executor):
+def test_a_throttled_submit_job_releases_the_lease_and_leaves_the_run_to_the_pass(pipeline, executor):
     pipeline.batch.refuse_next()
 
-    with pytest.raises(SubmitRefused):
+    with pytest.raises(LeftToPass) as left:
         executor.apply(start_decision(pipeline), TABLE)
 
+    assert isinstance(left.value.__cause__, SubmitRefused)
     run = pipeline.run()
     assert (run.step.status, run.step.since, run.step.job_id) == ("submitting", None, None)
     assert pipeline.batch.submitted() == []
@@ -104,7 +105,7 @@ def test_a_take_over_adopts_the_job_an_earlier_invocation_submitted_instead_of_a
 
 def test_a_take_over_with_no_job_to_adopt_submits_one(pipeline, executor, repairs):
     pipeline.batch.refuse_next()
-    with pytest.raises(SubmitRefused):
+    with pytest.raises(LeftToPass):
         executor.apply(start_decision(pipeline), TABLE)
 
     applied = executor.apply(take_over(pipeline.run(), pipeline.clock()), TABLE)
@@ -199,8 +200,119 @@ def test_a_stuck_alert_is_posted_with_the_step_it_is_stuck_at(pipeline, executor
     pipeline.clock.advance(timedelta(hours=5))
     pending = pipeline.ledger.save_run(run.model_copy(update={"stuck_alert": "pending"}))
 
-    sent = executor.post_alert(pending, "run_stuck")
+    sent = executor.post_alert(pending, "stuck_alert")
 
     [alert] = pipeline.alerts.posts
     assert (alert.kind, alert.step, alert.job_id) == ("run_stuck", "extract", run.step.job_id)
     assert sent == pipeline.run() and sent.stuck_alert == "sent"
+
+
+def test_a_submit_job_of_unknown_outcome_keeps_the_lease_so_the_take_over_adopts_the_job_it_made(
+    pipeline, executor, repairs
+):
+    """A 5xx or a read timeout after Batch made the job: no second SubmitJob, the lapsed lease's take-over
+    finds the job by its tags."""
+    real = pipeline.batch.submit
+
+    def made_then_lost(request):
+        real(request)
+        raise TimeoutError("read timeout")
+
+    pipeline.batch.submit = made_then_lost
+    with pytest.raises(LeftToPass):
+        executor.apply(start_decision(pipeline), TABLE)
+    pipeline.batch.submit = real
+    run = pipeline.run()
+    assert run.step.since is not None, "the lease is kept: the job may exist"
+    assert isinstance(take_over(run, pipeline.clock()), decisions.Wait)
+
+    pipeline.clock.advance(SUBMIT_LEASE)
+    applied = executor.apply(take_over(run, pipeline.clock()), TABLE)
+
+    assert applied.repair == "adopted" and len(pipeline.batch.submitted()) == 1
+    assert applied.run is not None and applied.run.step.status == "submitted"
+
+
+def test_a_submit_job_batch_rejects_for_good_fails_the_step_retries_it_then_fails_the_run_with_its_cause(
+    pipeline, executor
+):
+    assert TABLE.config.retries == 1
+    pipeline.batch.job_definitions = set()  # the stack has no job definition for the step
+
+    executor.apply(start_decision(pipeline), TABLE)
+
+    run = pipeline.run()
+    assert (run.status, run.step.status, run.step.job_id) == ("running", "retry_pending", None)
+    assert run.step.status_reason is not None and "does not exist" in run.step.status_reason
+    [sent] = pipeline.queue.sent
+    assert (sent.request.attempt, sent.delay_seconds) == (2, 600)
+    pipeline.clock.now = run.step.retry_at
+    retry = on_request(run, sent.request, TABLE, run.run_id, pipeline.clock(), pipeline.settings.command_set)
+
+    executor.apply(retry, TABLE)
+
+    run = pipeline.run()
+    assert (run.status, run.step.status, run.step.attempts, run.alert) == ("failed", "failed", 2, "sent")
+    assert pipeline.ledger.slot_holders == {} and pipeline.batch.submitted() == []
+    [alert] = pipeline.alerts.posts
+    assert "does not exist" in alert.text()
+
+
+def test_an_alert_another_invocation_has_claimed_is_not_posted_again(pipeline, executor):
+    run = executor.apply(start_decision(pipeline), TABLE).run
+    pending = pipeline.ledger.save_run(run.model_copy(update={"stuck_alert": "pending"}))
+    claimed = pipeline.ledger.save_run(pending.model_copy(update={"alert_lease": pipeline.clock() + SUBMIT_LEASE}))
+
+    after = executor.post_alert(pending, "stuck_alert")  # the caller read the run before the claim
+
+    assert pipeline.alerts.posts == [] and after == claimed
+    pipeline.clock.advance(SUBMIT_LEASE + timedelta(seconds=1))
+    assert executor.post_alert(claimed, "stuck_alert").stuck_alert == "sent", "a lapsed claim is taken over"
+    assert len(pipeline.alerts.posts) == 1
+
+
+def test_an_alert_already_sent_is_not_posted_from_a_stale_read(pipeline, executor):
+    """The pending-alerts index lags: a run it still lists may have had its alert sent."""
+    run = executor.apply(start_decision(pipeline), TABLE).run
+    pending = pipeline.ledger.save_run(run.model_copy(update={"stuck_alert": "pending"}))
+    executor.post_alert(pending, "stuck_alert")
+
+    executor.post_alert(pending, "stuck_alert")
+
+    assert len(pipeline.alerts.posts) == 1
+
+
+def test_an_event_saving_the_run_while_its_alert_is_posted_does_not_make_it_post_twice(pipeline, executor):
+    run = executor.apply(start_decision(pipeline), TABLE).run
+    pending = pipeline.ledger.save_run(run.model_copy(update={"stuck_alert": "pending"}))
+    real = pipeline.alerts.post
+
+    def post_while_an_event_saves(alert):
+        real(alert)
+        moved = pipeline.run()
+        pipeline.ledger.save_run(moved.model_copy(update={"updated_at": pipeline.clock()}))
+
+    pipeline.alerts.post = post_while_an_event_saves
+    sent = executor.post_alert(pending, "stuck_alert")
+    pipeline.alerts.post = real
+
+    assert sent.stuck_alert == "sent" and sent.alert_lease is None
+    executor.post_alert(pending, "stuck_alert")
+    assert len(pipeline.alerts.posts) == 1
+
+
+def test_a_job_submitted_for_a_run_cancelled_meanwhile_is_terminated(pipeline, executor):
+    real = pipeline.batch.submit
+
+    def submit_while_cancelled(request):
+        job_id = real(request)
+        run = pipeline.run()
+        pipeline.ledger.save_run(run.model_copy(update={"status": "cancelled", "finished_at": pipeline.clock()}))
+        return job_id
+
+    pipeline.batch.submit = submit_while_cancelled
+    with pytest.raises(StaleRun):
+        executor.apply(start_decision(pipeline), TABLE)
+
+    [job] = pipeline.batch.jobs.values()
+    assert pipeline.batch.terminated == [job.job_id] and job.state.status == "FAILED"

@@ -195,19 +195,106 @@ def test_a_pass_over_250_active_runs_asks_batch_in_three_describe_jobs_calls():
     assert (result.active, result.describe_calls, result.repairs) == (250, 3, NO_REPAIRS)
 
 
+def broken_find(pipeline) -> None:
+    """ListJobs fails for good for inspections' jobs: every take-over of its step raises."""
+    real = pipeline.batch.find
+
+    def find(request):
+        if request.tags["table"] == INSPECTIONS:
+            raise RuntimeError("ListJobs is broken for this table")
+        return real(request)
+
+    pipeline.batch.find = find
+
+
 def test_a_run_that_cannot_be_reconciled_is_counted_and_the_others_go_on(pipeline):
     pipeline.batch.refuse_next()
     pipeline.submitter.handle_batch([{"body": '{"table": "databridge/lni/inspections"}', "messageId": "m-1"}])
     pipeline.request({"table": ASSESSMENTS}, message_id="m-2")
     pipeline.batch.set_state(pipeline.last_job(), "SUCCEEDED")
     pipeline.clock.advance(POLL_GRACE)
-    pipeline.batch.refuse_next()  # the pass's SubmitJob for inspections fails again
+    broken_find(pipeline)
 
     result = pipeline.reconciler.run_pass()
 
     assert (result.errors, result.repairs) == (1, repairs(polled=1))
     assert pipeline.jobs() == [("manual-m-2", "extract", "1"), ("manual-m-2", "load", "1")]
-    assert pipeline.reconciler.run_pass().repairs == repairs(resubmitted=1), "the next pass tries it again"
+    pipeline.clock.advance(SUBMIT_LEASE)  # the failed take-over renewed the lease: SubmitJob may have run
+    assert pipeline.reconciler.run_pass().errors == 1, "the next pass tries it again"
+
+
+def test_a_run_whose_repair_keeps_raising_is_still_alerted_stuck_once_past_its_timeout(pipeline):
+    pipeline.batch.refuse_next()
+    pipeline.submitter.handle_batch([{"body": '{"table": "databridge/lni/inspections"}', "messageId": "m-1"}])
+    broken_find(pipeline)
+    pipeline.clock.now = datetime(2026, 11, 24, 15, 16, tzinfo=UTC)  # past the table's four hours
+
+    result = pipeline.reconciler.run_pass()
+
+    assert (result.errors, result.stuck_alerted) == (1, 1)
+    [alert] = pipeline.alerts.posts
+    assert (alert.kind, alert.run_id) == ("run_stuck", "manual-m-1")
+
+
+def test_an_unreadable_run_item_is_skipped_counted_and_alerted_once_while_the_others_are_repaired(pipeline):
+    pipeline.request({"table": ASSESSMENTS}, message_id="m-2")
+    pipeline.batch.set_state(pipeline.last_job(), "SUCCEEDED")
+    pipeline.clock.advance(POLL_GRACE)
+    pipeline.ledger.plant_unreadable(INSPECTIONS, "manual-from-a-newer-version")
+
+    first = pipeline.reconciler.run_pass()
+    second = pipeline.reconciler.run_pass()
+
+    assert (first.unreadable, first.errors, first.repairs) == (1, 0, repairs(polled=1))
+    assert second.unreadable == 1
+    [alert] = pipeline.alerts.posts
+    assert "manual-from-a-newer-version" in alert.text() and "unreadable" in alert.headline
+    assert pipeline.ledger.slot_holders[INSPECTIONS] == "manual-from-a-newer-version", "not freed: it may run"
+
+
+def test_an_unreadable_item_whose_alert_slack_refused_is_alerted_by_the_next_pass(pipeline):
+    pipeline.ledger.plant_unreadable(INSPECTIONS, "manual-x")
+    pipeline.alerts.fail_next(1)
+
+    pipeline.reconciler.run_pass()
+    pipeline.reconciler.run_pass()
+    pipeline.reconciler.run_pass()
+
+    assert len(pipeline.alerts.posts) == 1
+
+
+def test_a_pass_short_of_time_reports_its_pending_alerts_and_leaves_the_posts_to_the_next(pipeline, capsys):
+    pipeline.request({"table": ASSESSMENTS}, message_id="m-1")  # dev: no retries
+    pipeline.alerts.fail_next(1)
+    pipeline.event(pipeline.last_job(), "FAILED", exit_code=2)
+
+    short = pipeline.reconciler.run_pass(remaining=lambda: 15.0)
+
+    assert (short.cut_short, short.alerts_posted, short.alerts_pending) == (True, 0, 1)
+    assert '"AlertsPending":[1.0]' in capsys.readouterr().out.replace(" ", "")
+    assert pipeline.alerts.posts == []
+    plenty = pipeline.reconciler.run_pass(remaining=lambda: 55.0)
+    assert (plenty.cut_short, plenty.alerts_posted) == (False, 1)
+
+
+def test_a_run_moved_on_while_its_alert_is_claimed_never_fails_the_pass(pipeline):
+    pipeline.request({"table": ASSESSMENTS}, message_id="m-1")
+    pipeline.alerts.fail_next(1)
+    pipeline.event(pipeline.last_job(), "FAILED", exit_code=2)
+    real = pipeline.ledger.get_run
+
+    def moved_after_read(table, run_id):
+        run = real(table, run_id)
+        if run is not None:
+            pipeline.ledger.save_run(run)  # another invocation saved it just after this read
+        return run
+
+    pipeline.ledger.get_run = moved_after_read
+    result = pipeline.reconciler.run_pass()
+    pipeline.ledger.get_run = real
+
+    assert (result.errors, result.alerts_posted, result.alerts_pending) == (0, 0, 1)
+    assert pipeline.reconciler.run_pass().alerts_posted == 1
 
 
 def test_a_run_of_a_table_with_no_config_is_left_as_it_is(pipeline):

@@ -101,17 +101,32 @@ def test_a_bad_message_fails_alone_and_the_rest_of_the_batch_goes_on(pipeline):
     assert pipeline.jobs() == [("manual-good-1", "extract", "1"), ("manual-good-2", "extract", "1")]
 
 
-def test_a_refused_submit_job_fails_the_message_and_its_redelivery_submits_once(pipeline):
+def test_a_throttled_submit_job_leaves_the_run_to_the_pass_and_the_message_is_done(pipeline):
+    """The run is in the ledger, so the pass finishes it: the message is not retried into the DLQ."""
     pipeline.batch.refuse_next()
 
     reply = pipeline.submitter.handle_batch([record(SCHEDULED, "message-1")])
 
-    assert reply == {"batchItemFailures": [{"itemIdentifier": "message-1"}]}
+    assert reply == {"batchItemFailures": []}
     assert pipeline.batch.submitted() == []
     assert pipeline.run().step.since is None, "the submit lease is released: no job exists"
+    assert pipeline.reconciler.run_pass().repairs["resubmitted"] == 1
+    assert pipeline.jobs() == [(RUN_ID, "extract", "1")]
+    assert pipeline.submitter.handle(json.dumps(SCHEDULED), "message-1") == "drop", "a redelivery is a duplicate"
+    assert pipeline.run().step.status == "submitted"
+
+
+def test_a_message_that_cannot_start_its_run_fails_alone_for_a_redelivery(pipeline):
+    """Before the run exists nothing else knows of the fire: the message must come back."""
+    real = pipeline.ledger.start_run
+    pipeline.ledger.start_run = lambda run: (_ for _ in ()).throw(RuntimeError("DynamoDB is down"))
+
+    reply = pipeline.submitter.handle_batch([record(SCHEDULED, "message-1")])
+
+    assert reply == {"batchItemFailures": [{"itemIdentifier": "message-1"}]}
+    pipeline.ledger.start_run = real
     assert pipeline.submitter.handle_batch([record(SCHEDULED, "message-1")]) == {"batchItemFailures": []}
     assert pipeline.jobs() == [(RUN_ID, "extract", "1")]
-    assert pipeline.run().step.status == "submitted"
 
 
 def test_a_retry_for_a_run_the_ledger_does_not_have_is_dropped(pipeline):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from databridge_pipeline.domain.alerts import Alert, StaleAlert
+from databridge_pipeline.domain.ledger_alerts import UnreadableAlert
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -18,7 +19,7 @@ class SlackAlerts:
         self._channel = channel
         self._base_url = base_url
 
-    def post(self, alert: Alert | StaleAlert) -> None:
+    def post(self, alert: Alert | StaleAlert | UnreadableAlert) -> None:
         """Post or raise (SlackApiError, URLError): the caller keeps the alert pending and retries."""
         self._client().chat_postMessage(channel=self._channel, text=alert.text(), blocks=alert.blocks())
 

@@ -32,3 +32,8 @@ class JobRejected(Exception):
 class NotMade(Exception):
     """An AWS call refused before it did anything (throttled): nothing changed, so it may be made again now.
     Any other error of a call leaves its outcome unknown (a 5xx, a timeout: the job may exist)."""
+
+
+class LeftToPass(Exception):
+    """The run is in the ledger but could not move now (SubmitJob failed, or another invocation holds the
+    step): the reconciliation pass finishes it, so the message or event that brought it is done."""

@@ -264,13 +264,23 @@ def on_job_outcome(
             advanced = run.with_step(finished_step, now).model_copy(update={"current": run.current + 1})
             return Submit(run=_submitting(advanced, now, attempt=1))
         return Finish(run=run.with_step(finished_step, now, status="succeeded", finished_at=now))
-    if step.attempts <= retries:
+    return _failed(run, finished_step, retries, retry_delay_minutes, now)
+
+
+def on_submit_rejected(run: Run, reason: str, retries: int, retry_delay_minutes: int, now: datetime) -> Decision:
+    """AWS Batch refused the current step's SubmitJob for good (no job exists): the step failed, as a failed
+    job's would, so the table's retries apply and then the run finishes failed with its alert."""
+    failed = run.step.model_copy(update={"status": "failed", "since": now, "job_id": None, "status_reason": reason})
+    return _failed(run, failed, retries, retry_delay_minutes, now)
+
+
+def _failed(run: Run, failed: StepRecord, retries: int, retry_delay_minutes: int, now: datetime) -> Decision:
+    """The current step ended ``failed``: a retry while the table allows one, else the run fails, alerted."""
+    if failed.attempts <= retries:
         due = now + timedelta(minutes=retry_delay_minutes)
-        pending = step.model_copy(
-            update={"status": "retry_pending", "since": now, "retry_at": due, **_details(outcome)}
-        )
+        pending = failed.model_copy(update={"status": "retry_pending", "retry_at": due})
         return _retry(run.with_step(pending, now), pending, retry_delay_minutes, save=True)
-    return Finish(run=run.with_step(finished_step, now, status="failed", finished_at=now, alert="pending"))
+    return Finish(run=run.with_step(failed, now, status="failed", finished_at=now, alert="pending"))
 
 
 def stuck_runs(runs: list[Run], timeouts: dict[str, int], now: datetime) -> list[Run]:
@@ -367,7 +377,3 @@ def retry_request(run: Run) -> RunRequest:
         scheduled_for=run.scheduled_for,
         not_before=run.step.retry_at,
     )
-
-
-def _details(outcome: JobOutcome) -> dict[str, object]:
-    return {"status_reason": outcome.status_reason, "exit_code": outcome.exit_code, "log_stream": outcome.log_stream}

@@ -2,19 +2,35 @@
 
 The executor returns what it did (the run as saved, and the repair it made when a take-over found the job
 an earlier invocation submitted), so a caller needs no counter to learn it.
+
+SubmitJob is made once per call (never retried inside the client): a job Batch refuses for good fails the
+step as a failed job would; a throttled one releases the step's lease; one of unknown outcome keeps it, so the
+pass's take-over finds the job before it submits again. An alert is claimed (a lease on the run, a
+conditional write on a consistent re-read) before it is posted, so two invocations never both post it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
-from databridge_pipeline.domain.alerts import run_alert
-from databridge_pipeline.domain.errors import RetryLater, StaleRun
-from databridge_pipeline.domain.job_requests import ChainError, job_request, plan_steps
-from databridge_pipeline.domain.repairs import RepairKind
-from databridge_pipeline.domain.runs import Decision, Drop, Finish, Run, ScheduleRetry, Start, Submit, Wait
+from databridge_pipeline.domain.alerts import AlertKind, run_alert
+from databridge_pipeline.domain.errors import JobRejected, LeftToPass, NotMade, RetryLater, StaleRun
+from databridge_pipeline.domain.job_requests import ChainError, JobRequest, job_request, plan_steps
+from databridge_pipeline.domain.repairs import RepairKind, RetryPolicy
+from databridge_pipeline.domain.runs import (
+    Decision,
+    Drop,
+    Finish,
+    Run,
+    ScheduleRetry,
+    Start,
+    Submit,
+    Wait,
+    on_submit_rejected,
+)
 from databridge_pipeline.domain.settings import PipelineSettings
 from databridge_pipeline.domain.tables import Table
 from databridge_pipeline.observability import count, log_run, logger
@@ -39,6 +55,12 @@ class LogLinks:
 
 
 RepairObserver = Callable[[RepairKind, str], None]  # (kind, table id)
+AlertField = Literal["alert", "stuck_alert"]
+
+# An invocation posting an alert holds it this long: longer than a Slack post can take (slack_sdk's timeout
+# and its one retry), so the lease never lapses while a post is in flight.
+ALERT_LEASE = timedelta(minutes=2)
+SAVE_ATTEMPTS = 3  # re-reads when another invocation saved the run meanwhile (a stuck mark, an alert claim)
 
 
 @dataclass(eq=False)
@@ -73,13 +95,48 @@ class RunExecutor:
         logger.info(f"nothing to do: {decision.reason}", extra={"table": str(table.id)})
         return Applied(None)
 
-    def post_alert(self, run: Run, kind: Literal["run_failed", "run_stuck"]) -> Run:
-        """Post a run's pending alert, then mark it sent. A Slack error propagates with the alert still pending."""
+    def post_alert(self, run: Run, field: AlertField) -> Run:
+        """Post the run's pending alert of ``field`` once: re-read the run consistently, claim the alert with a
+        lease (a conditional write), post, then mark it sent. Another invocation's live claim, or an alert
+        already sent, leaves it be. A Slack error propagates with the alert still pending (its lease lapses)."""
+        fresh = self.ledger.get_run(run.table, run.run_id)
+        now = self.clock()
+        if fresh is None or getattr(fresh, field) != "pending":
+            return fresh or run
+        if fresh.alert_lease is not None and fresh.alert_lease > now:
+            return fresh  # another invocation is posting it right now
+        lease = now + ALERT_LEASE
+        claimed = self.ledger.save_run(fresh.model_copy(update={"alert_lease": lease}))
+        kind = alert_kind(claimed, field)
         links = self.links
-        self.alerts.post(run_alert(run, kind, self.settings.environment, links.region, links.log_group))
+        try:
+            self.alerts.post(run_alert(claimed, kind, self.settings.environment, links.region, links.log_group))
+        except Exception:
+            self._release_claim(claimed)
+            raise
         count("AlertsSent", self.settings.environment, run.table, outcome=kind)
-        field = "alert" if kind == "run_failed" else "stuck_alert"
-        return self.ledger.save_run(run.model_copy(update={field: "sent", "updated_at": self.clock()}))
+        return self._mark_sent(claimed, field, lease)
+
+    def _release_claim(self, run: Run) -> None:
+        """Slack refused the post: give the claim up, so a redelivery or the next pass posts at once (if the
+        release is lost, the lease lapses by itself)."""
+        try:
+            self.ledger.save_run(run.model_copy(update={"alert_lease": None}))
+        except Exception as error:
+            logger.info(f"alert claim of {run.table} {run.run_id} left to lapse ({type(error).__name__})")
+
+    def _mark_sent(self, run: Run, field: AlertField, lease: datetime) -> Run:
+        """Mark the posted alert sent; when another invocation saved the run meanwhile (an event moved it on),
+        re-read it and mark it there, as long as the claim is still ours."""
+        for _ in range(SAVE_ATTEMPTS):
+            try:
+                return self.ledger.save_run(run.model_copy(update={field: "sent", "alert_lease": None}))
+            except StaleRun:
+                fresh = self.ledger.get_run(run.table, run.run_id)
+                if fresh is None or fresh.alert_lease != lease:
+                    raise
+                run = fresh
+        raise StaleRun(f"run {run.run_id} of {run.table} kept changing while its alert was marked sent")
 
     def repaired(self, kind: RepairKind, run: Run) -> None:
         """Count a repair (metric ``Repairs`` by kind): the pass, or a take-over, did what a lost delivery
@@ -103,27 +160,61 @@ class RunExecutor:
         if step is None:  # e.g. a run started under another command set, at a step this one skips
             raise ChainError(f"{table.id} has no step {run.step.name!r} in the {self.settings.command_set} set")
         request = job_request(table, step, self.settings, run.run_id, attempt=run.step.attempts)
-        try:
-            job_id = self.batch.find(request) if adopt else None
-            repair: RepairKind | None = "adopted" if job_id is not None else None
-            if repair is not None:
-                self.repaired(repair, run)
-            else:
+        job_id = self.batch.find(request) if adopt else None
+        repair: RepairKind | None = "adopted" if job_id is not None else None
+        if repair is not None:
+            self.repaired(repair, run)
+        else:
+            try:
                 job_id = self.batch.submit(request)
-        except Exception:
-            self._release(run)
-            raise
-        now = self.clock()
-        submitted = run.with_step(
-            run.step.model_copy(update={"status": "submitted", "job_id": job_id, "since": now}), now
-        )
-        saved = self.ledger.save_run(submitted)
+            except JobRejected as rejected:
+                return self._rejected(run, table, rejected.reason)
+            except Exception as error:
+                self._submit_failed(run, error)
+        assert job_id is not None
+        saved = self._record_submitted(run, job_id, request)
         count("JobsSubmitted", self.settings.environment, run.table, step=run.step.name)
         log_run("submitted", saved, job_id=job_id, attempt=run.step.attempts)
         return Applied(saved, repair)
 
+    def _rejected(self, run: Run, table: Table, reason: str) -> Applied:
+        """Batch refused the job for good: the step failed, as a failed job's would (retries, then the alert)."""
+        policy = RetryPolicy.of(table, self.settings)
+        count("JobsRejected", self.settings.environment, run.table, step=run.step.name)
+        log_run("submit_rejected", run, reason=reason)
+        return self.apply(on_submit_rejected(run, reason, policy.retries, policy.delay_minutes, self.clock()), table)
+
+    def _submit_failed(self, run: Run, error: Exception) -> None:
+        """SubmitJob did not say it made a job. Throttled (``NotMade``): no job exists, so the lease is released
+        and the pass submits at its next minute. Any other error may hide a job that exists: the lease stays
+        until it lapses, and the take-over then finds that job before it submits. Either way the run is the
+        pass's now."""
+        if isinstance(error, NotMade):
+            self._release(run)
+        raise LeftToPass(
+            f"run {run.run_id} of {run.table}: SubmitJob of {run.step.name} failed ({type(error).__name__}); "
+            "the reconciliation pass submits it again"
+        ) from error
+
+    def _record_submitted(self, run: Run, job_id: str, request: JobRequest) -> Run:
+        """Save the step as submitted with its job. When another invocation saved the run meanwhile (a stuck
+        mark, an alert claim), save on its version if the step is still this attempt being submitted; if the
+        run moved on (cancelled), the job belongs to no run: terminate it."""
+        for _ in range(SAVE_ATTEMPTS):
+            now = self.clock()
+            step = run.step.model_copy(update={"status": "submitted", "job_id": job_id, "since": now})
+            try:
+                return self.ledger.save_run(run.with_step(step, now))
+            except StaleRun:
+                fresh = self.ledger.get_run(run.table, run.run_id)
+                if fresh is None or not _same_attempt(fresh, run):
+                    self.batch.terminate(job_id, f"run {run.run_id} moved on while {request.job_name} was submitted")
+                    raise
+                run = fresh
+        raise StaleRun(f"run {run.run_id} of {run.table} kept changing while its job was recorded")
+
     def _release(self, run: Run) -> None:
-        """SubmitJob failed, so no job exists: clear the lease so the retried message may submit at once."""
+        """SubmitJob was throttled, so no job exists: clear the lease so the pass may submit at once."""
         try:
             self.ledger.save_run(run.with_step(run.step.model_copy(update={"since": None}), self.clock()))
         except Exception:
@@ -140,20 +231,40 @@ class RunExecutor:
             count("RunsFinished", self.settings.environment, run.table, outcome=run.status)
             log_run(outcome, run)
         if run.alert == "pending":
-            run = self.try_post_alert(run, "run_failed")
+            run = self.try_post_alert(run, "alert")
         return run
 
-    def try_post_alert(self, run: Run, kind: Literal["run_failed", "run_stuck"]) -> Run:
-        """Post the alert; when Slack refuses it stays pending in the ledger (the pass posts it again)."""
+    def try_post_alert(self, run: Run, field: AlertField) -> Run:
+        """Post the alert; when Slack refuses it stays pending in the ledger (the pass posts it again). A run
+        another invocation moved on meanwhile is left to that invocation and the next pass."""
         try:
-            return self.post_alert(run, kind)
+            return self.post_alert(run, field)
         except StaleRun:
-            raise
+            logger.info(f"{run.table} {run.run_id} moved on while its alert was claimed; the next pass looks again")
+            return run
         except Exception as error:
-            count("AlertsNotSent", self.settings.environment, run.table, outcome=kind)
+            count("AlertsNotSent", self.settings.environment, run.table, outcome=alert_kind(run, field))
             logger.warning(
-                f"{kind} alert for {run.table} {run.run_id} not posted ({type(error).__name__}); "
+                f"{field} of {run.table} {run.run_id} not posted ({type(error).__name__}); "
                 "it stays pending and the reconciliation pass posts it again",
                 extra={"table": run.table, "run_id": run.run_id},
             )
             return run
+
+
+def alert_kind(run: Run, field: AlertField) -> AlertKind:
+    """Which alert a pending ``field`` of ``run`` is: its failure (or cancellation), or its stuck alert."""
+    if field == "stuck_alert":
+        return "run_stuck"
+    return "run_cancelled" if run.status == "cancelled" else "run_failed"
+
+
+def _same_attempt(fresh: Run, run: Run) -> bool:
+    """Whether ``fresh`` is still at ``run``'s step and attempt, being submitted."""
+    step = fresh.step
+    return (
+        not fresh.finished
+        and fresh.current == run.current
+        and step.status == "submitting"
+        and step.attempts == run.step.attempts
+    )

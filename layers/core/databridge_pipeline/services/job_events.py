@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from databridge_pipeline.domain.aws_events import BatchJobStateChange, job_outcome
 from databridge_pipeline.domain.catalog import Catalog
+from databridge_pipeline.domain.errors import LeftToPass, RetryLater
 from databridge_pipeline.domain.repairs import RetryPolicy
 from databridge_pipeline.domain.runs import Drop, Wait, on_job_outcome
 from databridge_pipeline.domain.settings import PipelineSettings
@@ -58,5 +59,9 @@ class JobEvents:
         if not isinstance(decision, Drop | Wait) and getattr(decision, "save", True):
             result = "succeeded" if outcome.status == "SUCCEEDED" else "failed"
             count("StepsFinished", settings.environment, outcome.table, step=outcome.step, outcome=result)
-        self.executor.apply(decision, table)
+        try:
+            self.executor.apply(decision, table)
+        except (LeftToPass, RetryLater) as later:  # the run is in the ledger: the pass finishes it
+            logger.info(f"{later}; event of job {outcome.job_id} done")
+            return "left_to_pass"
         return decision.kind

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from databridge_pipeline.domain.catalog import Catalog
-from databridge_pipeline.domain.errors import SlotBusy
+from databridge_pipeline.domain.errors import LeftToPass, RetryLater, SlotBusy
 from databridge_pipeline.domain.pauses import describe, pause_of
 from databridge_pipeline.domain.run_request import SHOWN, InvalidRequest, RunRequest, parse_request, run_id_for, shown
 from databridge_pipeline.domain.runs import Decision, Defer, RequestRejected, Start, on_request
@@ -82,6 +82,9 @@ class Submitter:
                 extra={"table": str(table.id), "run_id": run_id, "run_status": "held_back"},
             )
             return "held_back"
+        except (LeftToPass, RetryLater) as later:  # the run is in the ledger: the pass finishes it, not the DLQ
+            logger.info(f"{later}; message {run_id} done", extra={"table": str(table.id), "run_id": run_id})
+            return "left_to_pass"
         except Exception as error:
             logger.warning(
                 f"run {run_id} of {table.id} not submitted, the message will be retried: "
