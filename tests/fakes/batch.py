@@ -39,12 +39,12 @@ class SubmitRefused(NotMade):
 def rejection(request: JobRequest, job_definitions: set[str] | None) -> str | None:
     """Why Batch would refuse ``request`` for good, if it would: its job name, its size, its job definition."""
     if not JOB_NAME.fullmatch(request.job_name):
-        return f"ClientException: job name {request.job_name[:40]}... must be 1-128 letters, digits, - or _"
+        return f"AWS Batch refused SubmitJob: job name {request.job_name[:40]}... must be 1-128 letters, digits, - or _"
     size = len(json.dumps(request.submit_job_kwargs()).encode())
     if size > MAX_REQUEST_BYTES:
-        return f"ClientException: the SubmitJob request is {size} bytes; AWS Batch takes at most {MAX_REQUEST_BYTES}"
+        return f"AWS Batch refused SubmitJob: the request is {size} bytes; AWS Batch takes at most {MAX_REQUEST_BYTES}"
     if job_definitions is not None and request.job_definition not in job_definitions:
-        return f"ClientException: job definition {request.job_definition} does not exist"
+        return f"AWS Batch refused SubmitJob: job definition {request.job_definition} does not exist"
     return None
 
 

@@ -15,7 +15,7 @@ from databridge_pipeline.domain.runs import Run
 from databridge_pipeline.domain.schedule import next_fire_time
 from databridge_pipeline.domain.tables import Table
 
-TableState = Literal["never run", "running", "succeeded", "failed"]
+TableState = Literal["never run", "running", "succeeded", "failed", "cancelled"]
 
 
 class TableStatus(BaseModel):
@@ -77,4 +77,6 @@ def run_reason(run: Run) -> str | None:
     if run.status == "running":
         retry = f", attempt {step.attempts}" if step.attempts > 1 else ""
         return f"{step.name} {step.status.replace('_', ' ')}{retry}"
+    if run.status == "cancelled":
+        return " ".join((run.note or "cancelled").split())
     return None

@@ -350,10 +350,10 @@ class Simulation:
         """Record each job the pipeline submits, refuse SubmitJob while the scenario says it is down, die
         right after SubmitJob where it says so, and answer DescribeJobs with the simulated state of each job
         (moto's jobs succeed at once)."""
-        client = batch.client
+        client, submitter = batch.client, batch.submit_client  # SubmitJob has a client of its own (no retries)
         if getattr(client, "_databridge_watched", False):
             return
-        submit = client.submit_job
+        submit = submitter.submit_job
 
         def submit_job(**kwargs: Any) -> Any:
             if getattr(self, "_submit_job_down", False):
@@ -379,7 +379,7 @@ class Simulation:
                 raise CrashAfterSubmit(f"the invocation died right after submitting {step} of {key[0]}")
             return response
 
-        client.submit_job = submit_job
+        submitter.submit_job = submit_job
         answer_describe_jobs(client, self._job_state)
         client._databridge_watched = True
 
