@@ -59,7 +59,7 @@ METRIC_COMBINATIONS = {
     "MessagesSkippedPaused": 1,
     "AlertsPending": 1, "OldestPendingAlertMinutes": 1, "StaleTables": 1, "StuckRuns": 1,
     "JobsSubmitted": 4, "StepsFinished": 4 * 2, "RunsFinished": 3, "Repairs": 5, "AlertsSent": 4, "AlertsNotSent": 4,
-    "JobsRejected": 4, "UnreadableRuns": 1, "PassesCutShort": 1,
+    "JobsRejected": 4, "UnreadableRuns": 1, "PassesCutShort": 1, "OrphanJobsLeft": 1,
 }  # fmt: skip
 CUSTOM_METRICS = sum(METRIC_COMBINATIONS.values())
 ALARMS = 10  # the template's CloudWatch alarms

@@ -20,7 +20,7 @@ def test_with_no_runs_only_the_ticks_and_the_fixed_costs_remain():
     lambda_by_hand = ticks * 0.20 / 1e6 + ticks * 0.06 * 0.5 * 0.0000133334
     assert cost["lambda"] == pytest.approx(lambda_by_hand)
     assert cost["dynamodb"] == pytest.approx(ticks * 3 * 0.125 / 1e6 + ticks * 1 * 0.625 / 1e6)
-    fixed_cloudwatch = 44 * 0.30 + 3.00 + 10 * 0.10 + ticks * 400 / 1e9 * 0.50
+    fixed_cloudwatch = 45 * 0.30 + 3.00 + 10 * 0.10 + ticks * 400 / 1e9 * 0.50
     assert cost["cloudwatch"] == pytest.approx(fixed_cloudwatch)
     assert cost["xray"] == 0.0
     assert cost["total"] == pytest.approx(sum(v for k, v in cost.items() if k not in ("runs", "total")))

@@ -208,10 +208,18 @@ class RunExecutor:
             except StaleRun:
                 fresh = self.ledger.get_run(run.table, run.run_id)
                 if fresh is None or not _same_attempt(fresh, run):
-                    self.batch.terminate(job_id, f"run {run.run_id} moved on while {request.job_name} was submitted")
+                    self._terminate_orphan(job_id, run, request)
                     raise
                 run = fresh
         raise StaleRun(f"run {run.run_id} of {run.table} kept changing while its job was recorded")
+
+    def _terminate_orphan(self, job_id: str, run: Run, request: JobRequest) -> None:
+        """A job no run records (its run was cancelled while it was submitted): stop it, or say so loudly."""
+        try:
+            self.batch.terminate(job_id, f"run {run.run_id} moved on while {request.job_name} was submitted")
+        except Exception as error:
+            count("OrphanJobsLeft", self.settings.environment, run.table)
+            logger.error(f"job {job_id} of {run.table} belongs to no run and could not be stopped ({error!r})")
 
     def _release(self, run: Run) -> None:
         """SubmitJob was throttled, so no job exists: clear the lease so the pass may submit at once."""

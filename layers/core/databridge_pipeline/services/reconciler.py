@@ -194,13 +194,25 @@ class Reconciler:
         for item in items:
             count("UnreadableRuns", env, item.table)
             logger.error(f"run item {item.run_id} of {item.table} is unreadable ({item.error}); skipped")
-            if not budget.allows(POST_SECONDS) or not self.ledger.claim_unreadable_alert(item.table, item.run_id):
+            if not budget.allows(POST_SECONDS):
+                continue
+            try:
+                if not self.ledger.claim_unreadable_alert(item.table, item.run_id):
+                    continue
+            except Exception as error:  # its metric still counts it, and its alarm reaches a person
+                logger.warning(f"could not claim the unreadable item's alert ({type(error).__name__})")
                 continue
             try:
                 self.alerts.post(UnreadableAlert(environment=env, **item.model_dump()))
             except Exception as error:
                 logger.warning(f"unreadable-item alert not posted ({type(error).__name__}); the next pass tries")
-                self.ledger.release_unreadable_alert(item.table, item.run_id)
+                self._release_unreadable(item)
+
+    def _release_unreadable(self, item: UnreadableRun) -> None:
+        try:
+            self.ledger.release_unreadable_alert(item.table, item.run_id)
+        except Exception as error:
+            logger.warning(f"could not release the unreadable item's alert claim ({type(error).__name__})")
 
     def _mark_stuck(self, runs: list[Run], now: datetime) -> list[Run]:
         """Mark each run past its timeout as owing a stuck alert (once); returns the runs owing one, marked now
