@@ -1,0 +1,116 @@
+"""Run seeds: one seed's world, simulation and invariants, and the one line that reproduces a failure."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+
+from fakes import FakeBatch
+
+from databridge_pipeline.observability import logger
+
+from .invariants import Violation, check
+from .simulation import Simulation
+from .trace import Trace
+from .world import build_world
+
+REPRODUCE = ".venv/bin/python -m tests.simulation --seed"
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    profile: str
+    violations: list[Violation]
+    trace: Trace
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        return self.trace.digest()
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def line(self) -> str:
+        """The one line a failure prints."""
+        if self.ok:
+            return f"seed {self.seed} passed ({self.profile})"
+        first = self.violations[0]
+        more = f" (+{len(self.violations) - 1} more)" if len(self.violations) > 1 else ""
+        return f"seed {self.seed} failed: {first.invariant}: {first.fact}{more} — reproduce: {REPRODUCE} {self.seed}"
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """The services' log lines and EMF metrics are still made, as in Lambda, but go nowhere."""
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    with open(os.devnull, "w") as sink:
+        previous = handler.setStream(sink)
+        try:
+            with redirect_stdout(sink):
+                yield
+        finally:
+            handler.setStream(previous)
+
+
+def run_seed(seed: int, batch_wrapper: Callable[[FakeBatch], object] | None = None) -> SeedResult:
+    world = build_world(seed)
+    sim = Simulation(world, batch_wrapper)
+    with quiet():
+        sim.run()
+        violations = check(sim)
+    record = sim.record
+    stats = {
+        "tables": len(world.tables),
+        "runs": len(sim.ledger.runs),
+        "jobs": len(sim.driver.registry),
+        "posts": len(record.posted),
+        "tolerated": sum(record.tolerated.values()),
+        "invocations": record.invocations,
+        "dlq": len(sim.sqs.dlq),
+        "trace": len(sim.trace),
+    }
+    return SeedResult(seed, world.profile.name, violations, sim.trace, stats)
+
+
+@dataclass
+class Summary:
+    results: list[SeedResult]
+    seconds: float
+
+    @property
+    def failed(self) -> list[SeedResult]:
+        return [r for r in self.results if not r.ok]
+
+    def lines(self) -> list[str]:
+        count = len(self.results)
+        rate = count / self.seconds if self.seconds else 0.0
+        by_invariant = Counter(
+            v.invariant for r in self.failed for v in {v.invariant: v for v in r.violations}.values()
+        )
+        lines = [f"{count} seeds in {self.seconds:.1f} s ({rate:.1f} seeds/s): {len(self.failed)} failed"]
+        for invariant, seeds in by_invariant.most_common():
+            examples = [r.seed for r in self.failed if any(v.invariant == invariant for v in r.violations)][:8]
+            lines.append(f"  {invariant}: {seeds} seed(s), e.g. {' '.join(map(str, examples))}")
+        tolerated = sum(r.stats.get("tolerated", 0) for r in self.results)
+        lines.append(f"  duplicate alerts tolerated (the harness lost a mark-sent): {tolerated}")
+        return lines
+
+
+def run_seeds(seeds: range, on_result: Callable[[SeedResult], None] | None = None) -> Summary:
+    started = time.perf_counter()
+    results = []
+    for seed in seeds:
+        result = run_seed(seed)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return Summary(results, time.perf_counter() - started)
