@@ -6,7 +6,7 @@ import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -14,20 +14,29 @@ from databridge_pipeline.configs.yaml_lines import Parsed
 from databridge_pipeline.domain.names import echo
 from databridge_pipeline.domain.tables import TableConfig
 
+Severity = Literal["error", "warning"]
+
 
 @dataclass(frozen=True)
 class ConfigProblem:
-    """One thing wrong with one config file, as ``path:line: message``."""
+    """One thing wrong with one config file, as ``path:line: message``. An error stops the table; a warning
+    (``path:line: warning: message``) says what would fail unless the stack is deployed as it needs."""
 
     path: str
     line: int
     message: str
+    severity: Severity = "error"
 
     def __str__(self) -> str:
         """``path:line: message``; a problem with the file as a whole (line 0) is ``path: message``. A path
         with a control character (a file named ``insp\\n.yml``) is shown escaped, so a problem stays one line."""
         path = self.path if self.path.isprintable() else repr(self.path)[1:-1]
-        return f"{path}:{self.line}: {self.message}" if self.line else f"{path}: {self.message}"
+        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return f"{path}:{self.line}: {message}" if self.line else f"{path}: {message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
 
 class ConfigError(Exception):
