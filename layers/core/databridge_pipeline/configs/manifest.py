@@ -9,8 +9,9 @@ from databridge_pipeline.domain.catalog import TABLES, Catalog, catalog_from_jso
 
 
 def write_manifest(configs: Path, out: Path) -> int:
-    """Validate every config under ``configs`` (raising ConfigError) and write the manifest; returns the count."""
-    tables = load_tables(configs)
+    """Validate every config under ``configs`` as a deploy needs them (raising ConfigError: what Batch would
+    refuse, what two tables share) and write the manifest; returns the count."""
+    tables = load_tables(configs, deployable=True)
     out.write_bytes(TABLES.dump_json(tables))
     return len(tables)
 
