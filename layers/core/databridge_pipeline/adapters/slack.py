@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
 
+SLACK_TIMEOUT_SECONDS = 5
+
+
 class SlackAlerts:
     def __init__(self, token: Callable[[], str], channel: str, base_url: str | None = None) -> None:
         """``token`` is called at each post so a rotated secret is picked up when the cache expires."""
@@ -28,7 +31,9 @@ class SlackAlerts:
         from slack_sdk import WebClient
         from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-        kwargs: dict[str, Any] = {"token": self._token(), "timeout": 10}
+        # 5 s a request: with slack_sdk's one retry on a connection error a post takes at most ~10 s, which the
+        # pass budgets (reconciler.POST_SECONDS) inside the dispatcher's 60 s.
+        kwargs: dict[str, Any] = {"token": self._token(), "timeout": SLACK_TIMEOUT_SECONDS}
         if self._base_url:
             kwargs["base_url"] = self._base_url
         client = WebClient(**kwargs)
