@@ -38,6 +38,7 @@ class Task:
 
     def __init__(self, name: str, body: Callable[[], object], baton: Baton) -> None:
         self.name = name
+        self._wait = baton.wait
         self._body = body
         self._baton = baton
         self._go = threading.Event()
@@ -59,8 +60,8 @@ class Task:
         raise Crash(reason)
 
     def _await_turn(self) -> None:
-        if not self._go.wait(WAIT_SECONDS):
-            self.crash_reason = f"abandoned: not resumed within {WAIT_SECONDS} s"
+        if not self._go.wait(self._wait):
+            self.crash_reason = f"abandoned: not resumed within {self._wait} s"
         self._go.clear()
         if self.crash_reason is not None:
             raise Crash(self.crash_reason)
@@ -79,7 +80,8 @@ class Task:
 class Baton:
     """The scheduler's side: resume one task and wait until it pauses or ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait: float = WAIT_SECONDS) -> None:
+        self.wait = wait
         self.parked = threading.Event()
 
     def task(self, name: str, body: Callable[[], object]) -> Task:
@@ -96,10 +98,10 @@ class Baton:
             task.started = True
             task.thread.start()
         task._go.set()
-        if not self.parked.wait(WAIT_SECONDS):
-            raise HarnessHung(f"invocation {task.name} neither reached its next AWS call nor ended in {WAIT_SECONDS} s")
+        if not self.parked.wait(self.wait):
+            raise HarnessHung(f"invocation {task.name} neither reached its next AWS call nor ended in {self.wait} s")
         if task.done:
-            task.thread.join(WAIT_SECONDS)
+            task.thread.join(self.wait)
             if task.thread.is_alive():
                 raise HarnessHung(f"invocation {task.name} ended but its thread did not")
 

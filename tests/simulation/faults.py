@@ -231,20 +231,28 @@ class FaultInjector:
         self.profile = replace(self.profile, **changes)
 
 
-class PortProxy:
-    """One port of one invocation: each method call goes through the injector; attributes pass through."""
+class Holder(Protocol):
+    """Whose calls a proxy makes: a container's, for the invocation it is running."""
 
-    def __init__(self, target: object, port: str, inv: Invocation, injector: FaultInjector) -> None:
-        self._target, self._port, self._inv, self._injector = target, port, inv, injector
+    @property
+    def invocation(self) -> Invocation: ...
+
+
+class PortProxy:
+    """One port of one container: each method call goes through the injector, for the invocation the
+    container runs at the time; attributes pass through."""
+
+    def __init__(self, target: object, port: str, holder: Holder, injector: FaultInjector) -> None:
+        self._target, self._port, self._holder, self._injector = target, port, holder, injector
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._target, name)
         if not callable(attribute):
             return attribute
         label = f"{self._port}.{name}"
-        inv, injector = self._inv, self._injector
+        holder, injector = self._holder, self._injector
 
         def call(*args: Any, **kw: Any) -> Any:
-            return injector.call(inv, label, attribute, args, kw)
+            return injector.call(holder.invocation, label, attribute, args, kw)
 
         return call

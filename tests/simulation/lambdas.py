@@ -42,6 +42,7 @@ class Invocation:
     open_posts: set[AlertKey] = field(default_factory=set)
     received_at: datetime | None = None  # a submitter's: when SQS handed it its records
     task: Task = field(init=False)
+    container: Container = field(init=False)
 
 
 @dataclass(frozen=True)
@@ -55,36 +56,58 @@ class Backends:
     clock: Clock
 
 
-def wiring_for(
-    inv: Invocation, catalog: Catalog, settings: PipelineSettings, backends: Backends, injector: FaultInjector
-) -> Wiring:
-    """A container's Wiring for one invocation: every port behind the fault proxy."""
+class Container:
+    """A Lambda execution environment: its Wiring and services built once, at its cold start, as app.py's
+    module level builds them (warm state such as the dispatcher's schedule index lives on between its
+    invocations); its ports are fault proxies acting for the invocation it runs now (``current``)."""
 
-    def proxy(target: object, port: str) -> Any:
-        return PortProxy(target, port, inv, injector)
+    def __init__(
+        self, kind: str, catalog: Catalog, settings: PipelineSettings, backends: Backends, injector: FaultInjector
+    ) -> None:
+        self.kind = kind
+        self.settings = settings
+        self.current: Invocation | None = None
 
-    return Wiring(
-        catalog=catalog,
-        settings=settings,
-        ledger=cast(Ledger, proxy(backends.ledger, "ledger")),
-        batch=cast(BatchJobs, proxy(backends.batch, "batch")),
-        queue=cast(RunQueue, proxy(backends.queue, "queue")),
-        alerts=cast(AlertSink, proxy(backends.alerts, "alerts")),
-        links=LINKS,
-        clock=backends.clock,
-    )
+        def proxy(target: object, port: str) -> Any:
+            return PortProxy(target, port, self, injector)
+
+        self.wiring = Wiring(
+            catalog=catalog,
+            settings=settings,
+            ledger=cast(Ledger, proxy(backends.ledger, "ledger")),
+            batch=cast(BatchJobs, proxy(backends.batch, "batch")),
+            queue=cast(RunQueue, proxy(backends.queue, "queue")),
+            alerts=cast(AlertSink, proxy(backends.alerts, "alerts")),
+            links=LINKS,
+            clock=backends.clock,
+        )
+        self.handle = HANDLERS[kind](self)
+
+    def seconds_left(self) -> float:
+        """The Lambda time left of the invocation it runs (``context.get_remaining_time_in_millis() / 1000``)."""
+        return (self.invocation.deadline - self.wiring.now()).total_seconds()
+
+    @property
+    def invocation(self) -> Invocation:
+        assert self.current is not None, f"a {self.kind} container called AWS outside an invocation"
+        return self.current
 
 
-def dispatcher_body(wiring: Wiring, tick: datetime, remaining: Callable[[], float]) -> Callable[[], object]:
+Handler = Callable[[Any], object]
+
+
+def dispatcher_handler(container: Container) -> Handler:
     """functions/dispatcher/app.py: ``services.minute.Minute.run`` where the product has it (the tick, the pass
     with the Lambda's time left, the freshness check even when the pass failed), else the handler's older
-    sequence (the tick; the pass and the freshness check when it dispatched a window)."""
+    sequence (the tick; the pass and the freshness check when it dispatched a window). The work: the tick's
+    time."""
+    dispatcher, reconciler, freshness = dispatcher_services(container.wiring)
+    minute_service = _minute_service()
+    minute = None if minute_service is None else minute_service(dispatcher, reconciler, freshness)
 
-    def body() -> object:
-        dispatcher, reconciler, freshness = dispatcher_services(wiring)
-        minute = _minute_service()
+    def handle(tick: datetime) -> object:
         if minute is not None:
-            return minute(dispatcher, reconciler, freshness).run(tick, remaining=remaining)
+            return minute.run(tick, remaining=container.seconds_left)
         dispatched = dispatcher.tick(tick)
         if dispatched.window is None:
             return "no window"
@@ -92,7 +115,7 @@ def dispatcher_body(wiring: Wiring, tick: datetime, remaining: Callable[[], floa
         freshness.check(tick)
         return "ticked"
 
-    return body
+    return handle
 
 
 def _minute_service() -> Any:
@@ -103,22 +126,23 @@ def _minute_service() -> Any:
     return module.Minute
 
 
-def submitter_body(wiring: Wiring, records: list[dict[str, Any]]) -> Callable[[], object]:
-    """functions/submitter/app.py: the partial batch response."""
-
-    def body() -> object:
-        return submitter_service(wiring).handle_batch(records)
-
-    return body
+def submitter_handler(container: Container) -> Handler:
+    """functions/submitter/app.py: SQS records -> the partial batch response."""
+    submitter = submitter_service(container.wiring)
+    return lambda records: submitter.handle_batch(records)
 
 
-def job_events_body(wiring: Wiring, event: dict[str, Any]) -> Callable[[], object]:
-    """functions/job_events/app.py."""
+def job_events_handler(container: Container) -> Handler:
+    """functions/job_events/app.py: one Batch job state-change event."""
+    job_events = job_events_service(container.wiring)
+    return lambda event: job_events.handle_raw(event)
 
-    def body() -> object:
-        return job_events_service(wiring).handle_raw(event)
 
-    return body
+HANDLERS: dict[str, Callable[[Container], Handler]] = {
+    "dispatcher": dispatcher_handler,
+    "submitter": submitter_handler,
+    "job_events": job_events_handler,
+}
 
 
 def failed_ids(result: object) -> set[str]:

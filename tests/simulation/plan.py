@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from .lambdas import dispatcher_body
-
 if TYPE_CHECKING:
     from .simulation import Simulation
 
@@ -59,7 +57,7 @@ def _tick(sim: Simulation, minute: datetime) -> None:
     world = sim.world
     fires = minute <= world.end_of_fires
     settings = world.settings if fires else world.settings.model_copy(update={"schedule_enabled": False})
-    inv = sim.start("dispatcher", lambda w: dispatcher_body(w, minute, lambda: sim.seconds_left(inv)), settings, fires)
+    inv = sim.start("dispatcher", minute, settings, fires)
     sim.trace.note(f"{inv.name} tick {minute:%H:%M}{'' if fires else ' (schedule off)'}")
 
 
@@ -93,4 +91,5 @@ def _forget(sim: Simulation) -> None:
 def _drain(sim: Simulation) -> None:
     sim.injector.calm()
     sim.alerts.fail_next(0)
+    sim.drop_warm()
     sim.trace.note("drain: faults off, schedule off")

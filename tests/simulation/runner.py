@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from fakes import FakeBatch
 
-from databridge_pipeline.observability import logger
+from databridge_pipeline.observability import SERVICE, logger
 
 from .invariants import Violation, check
 from .simulation import Simulation
@@ -52,13 +52,17 @@ def quiet() -> Iterator[None]:
     """The services' log lines and EMF metrics are still made, as in Lambda, but go nowhere."""
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
+    std = logging.getLogger(SERVICE)  # the Logger's own: kept from pytest's log capture too
+    propagate = std.propagate
     with open(os.devnull, "w") as sink:
         previous = handler.setStream(sink)
+        std.propagate = False
         try:
             with redirect_stdout(sink):
                 yield
         finally:
             handler.setStream(previous)
+            std.propagate = propagate
 
 
 def run_seed(seed: int, batch_wrapper: Callable[[FakeBatch], object] | None = None) -> SeedResult:

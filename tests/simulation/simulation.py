@@ -16,30 +16,26 @@ import heapq
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from fakes import FakeAlerts, FakeBatch, FakeClock, FakeLedger, FakeRunQueue
 
-from databridge_pipeline.bootstrap import Wiring
 from databridge_pipeline.domain.errors import JobRejected
 from databridge_pipeline.domain.runs import Run
 from databridge_pipeline.domain.settings import PipelineSettings
 
 from .aws import BatchDriver, Message, SimQueue
-from .baton import Baton
+from .baton import Baton, Crash
 from .faults import FaultInjector
 from .faults import Invocation as CallSite
 from .lambdas import (
     Backends,
+    Container,
     Invocation,
     alert_key,
     failed_ids,
-    job_events_body,
     marked_sent,
     run_keys,
-    submitter_body,
-    wiring_for,
 )
 from .plan import plan_world
 from .record import Record
@@ -49,7 +45,7 @@ from .world import World
 LAMBDA_TIMEOUT = timedelta(seconds=60)
 CONCURRENCY = {"dispatcher": 1, "submitter": 5, "job_events": 5}  # the template's reserved concurrency
 ASYNC_RETRIES = 2  # Lambda's for an asynchronous invocation (the job-events function)
-Body = Callable[[Wiring], Callable[[], object]]
+COLD_STARTS = 0.05  # of invocations that find a warm container: a new one all the same
 
 
 class Simulation:
@@ -76,6 +72,7 @@ class Simulation:
         self._started: dict[str, int] = {}
         self._deliveries = 0  # job-event deliveries scheduled, not yet started
         self._cursor: datetime | None = None
+        self._warm: list[Container] = []  # containers between invocations
         self._stopped = False
 
     # --- the loop ------------------------------------------------------------------------------------
@@ -116,6 +113,11 @@ class Simulation:
             _, _, _, action = heapq.heappop(self._events)
             action()
 
+    def run_invocation(self, inv: Invocation) -> None:
+        """Run one started invocation to its end, alone (the harness's own tests)."""
+        while not inv.task.done:
+            self._step(inv)
+
     def _step(self, inv: Invocation) -> None:
         self.baton.resume(inv.task)
         self._sync(inv)
@@ -139,18 +141,28 @@ class Simulation:
     def live_count(self, kind: str) -> int:
         return sum(inv.kind == kind for inv in self.live)
 
-    def start(self, kind: str, body: Body, settings: PipelineSettings, payload: Any = None) -> Invocation:
+    def start(self, kind: str, work: Any, settings: PipelineSettings, payload: Any = None) -> Invocation:
+        """An invocation of ``kind`` doing ``work`` (what its handler takes), in a warm container or a new one."""
         number = self._started[kind] = self._started.get(kind, 0) + 1
         inv = Invocation(f"{kind}#{number}", kind, deadline=self.clock() + LAMBDA_TIMEOUT, payload=payload)
-        wiring = wiring_for(inv, self.catalog, settings, self.backends, self.injector)
-        inv.task = self.baton.task(inv.name, body(wiring))
+        inv.container = container = self._container(kind, settings)
+        container.current = inv
+        inv.task = self.baton.task(inv.name, lambda: container.handle(work))
         self.live.append(inv)
         self.record.invocations += 1
         return inv
 
-    def seconds_left(self, inv: Invocation) -> float:
-        """The invocation's Lambda time left (``context.get_remaining_time_in_millis() / 1000``)."""
-        return (inv.deadline - self.clock()).total_seconds()
+    def _container(self, kind: str, settings: PipelineSettings) -> Container:
+        warm = [c for c in self._warm if c.kind == kind and c.settings == settings]
+        if warm and self.rng.random() >= COLD_STARTS:
+            container = self.rng.choice(warm)
+            self._warm.remove(container)
+            return container
+        return Container(kind, self.catalog, settings, self.backends, self.injector)
+
+    def drop_warm(self) -> None:
+        """A deploy (the drain's settings): every later invocation starts cold."""
+        self._warm.clear()
 
     def _poll_sqs(self) -> None:
         while self.live_count("submitter") < CONCURRENCY["submitter"]:
@@ -158,15 +170,18 @@ class Simulation:
             if not batch:
                 return
             records = [message.record() for message in batch]
-            inv = self.start("submitter", partial(submitter_body, records=records), self.world.settings, batch)
+            inv = self.start("submitter", records, self.world.settings, batch)
             inv.received_at = self.clock()
             self.trace.note(f"{inv.name} gets {', '.join(f'{m.message_id}#{m.copy}' for m in batch)}")
 
     def _ended(self, inv: Invocation) -> None:
         error = inv.task.error
         self.trace.note(f"{inv.name} ended: {type(error).__name__ + ': ' + str(error) if error else inv.task.result}")
+        inv.container.current = None
         if error is not None:
             self.record.escaped.append((inv.kind, inv.name, error))
+        if not isinstance(error, Crash):  # Lambda replaces an environment that timed out or died
+            self._warm.append(inv.container)
         if inv.kind == "submitter":
             batch: list[Message] = inv.payload
             failed = {m.message_id for m in batch} if error else failed_ids(inv.task.result)
@@ -188,7 +203,7 @@ class Simulation:
                 self.at(self.clock() + timedelta(seconds=1), "job event throttled", arrive)
                 return
             self._deliveries -= 1
-            self.start("job_events", partial(job_events_body, event=event), self.world.settings, (event, attempt))
+            self.start("job_events", event, self.world.settings, (event, attempt))
 
         self.at(self.clock() + after, "job event", arrive)
 
