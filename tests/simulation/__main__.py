@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", action="store_true", help="print the seed's event trace")
     parser.add_argument("--digest", action="store_true", help="print the seed's trace digest")
     parser.add_argument("--quiet", action="store_true", help="with --seeds: only failures and the summary")
+    parser.add_argument("--jobs", type=int, default=1, help="with --seeds: worker processes (default 1)")
     args = parser.parse_args(argv)
     if (args.seed is None) == (args.seeds is None):
         parser.error("give --seed N or --seeds COUNT [--start S]")
@@ -34,14 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         if not result.ok or not args.quiet:
             print(result.line(), flush=True)
 
-    summary = run_seeds(range(args.start, args.start + args.seeds), show)
+    summary = run_seeds(range(args.start, args.start + args.seeds), show, jobs=args.jobs)
     print("\n".join(summary.lines()))
     return 1 if summary.failed else 0
 
 
 def _one(seed: int, trace: bool, digest: bool) -> int:
     result = run_seed(seed)
-    if trace:
+    if trace and result.trace is not None:
         print("\n".join(result.trace.lines))
     if digest:
         print(f"digest {result.digest}")

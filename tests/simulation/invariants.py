@@ -140,13 +140,13 @@ def _scheduled_id(fire: datetime) -> str:
 
 def _whereabouts(sim: Simulation, key: tuple[str, str]) -> str:
     """Where the fire's messages are: sent, waiting, in the DLQ."""
-    sent = sum(_run_of(m.body, m.message_id) == key for m in sim.run_queue.sent)
-    dlq = sum(_run_of(m.body, m.message_id) == key for m in sim.sqs.dlq)
-    waiting = sum(_run_of(m.body, m.message_id) == key for m in sim.sqs.waiting)
+    sent = sum(run_of(m.body, m.message_id) == key for m in sim.run_queue.sent)
+    dlq = sum(run_of(m.body, m.message_id) == key for m in sim.sqs.dlq)
+    waiting = sum(run_of(m.body, m.message_id) == key for m in sim.sqs.waiting)
     return f"{sent} message(s) sent, {waiting} waiting, {dlq} in the DLQ"
 
 
-def _run_of(body: str, message_id: str) -> tuple[str, str]:
+def run_of(body: str, message_id: str) -> tuple[str, str]:
     request = RunRequest.model_validate_json(body)
     return str(request.table), run_id_for(request, message_id)
 
@@ -155,7 +155,7 @@ def dlq_holds_no_finished_run(sim: Simulation) -> Iterator[Violation]:
     """f. The DLQ holds no message of a run that exists and finished: a message must go to the DLQ only when it
     can never succeed, and a transient outage every run survived leaves the DLQ empty."""
     for message in sim.sqs.dlq:
-        key = _run_of(message.body, message.message_id)
+        key = run_of(message.body, message.message_id)
         run = sim.ledger.runs.get(key)
         if run is not None and run.finished:
             fact = f"{message.message_id}#{message.copy} ({message.request.trigger}) of {describe(run)}"

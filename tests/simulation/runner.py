@@ -7,14 +7,15 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import dataclass, field
 
 from fakes import FakeBatch
 
 from databridge_pipeline.observability import SERVICE, logger
 
-from .invariants import Violation, check
+from .invariants import Violation, check, run_of
 from .simulation import Simulation
 from .trace import Trace
 from .world import build_world
@@ -27,11 +28,12 @@ class SeedResult:
     seed: int
     profile: str
     violations: list[Violation]
-    trace: Trace
+    trace: Trace | None  # None once the result has crossed from a worker process (--jobs)
     stats: dict[str, int] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
+        assert self.trace is not None
         return self.trace.digest()
 
     @property
@@ -71,18 +73,26 @@ def run_seed(seed: int, batch_wrapper: Callable[[FakeBatch], object] | None = No
     with quiet():
         sim.run()
         violations = check(sim)
+    return SeedResult(seed, world.profile.name, violations, sim.trace, _stats(sim))
+
+
+def _stats(sim: Simulation) -> dict[str, int]:
     record = sim.record
     stats = {
-        "tables": len(world.tables),
+        "tables": len(sim.world.tables),
         "runs": len(sim.ledger.runs),
         "jobs": len(sim.driver.registry),
         "posts": len(record.posted),
         "tolerated": sum(record.tolerated.values()),
         "invocations": record.invocations,
-        "dlq": len(sim.sqs.dlq),
         "trace": len(sim.trace),
+        "dlq": len(sim.sqs.dlq),
     }
-    return SeedResult(seed, world.profile.name, violations, sim.trace, stats)
+    for message in sim.sqs.dlq:  # the DLQ's messages by what became of their run
+        run = sim.ledger.runs.get(run_of(message.body, message.message_id))
+        state = "none" if run is None else "finished" if run.finished else "running"
+        stats[f"dlq_{state}"] = stats.get(f"dlq_{state}", 0) + 1
+    return stats
 
 
 @dataclass
@@ -104,17 +114,32 @@ class Summary:
         for invariant, seeds in by_invariant.most_common():
             examples = [r.seed for r in self.failed if any(v.invariant == invariant for v in r.violations)][:8]
             lines.append(f"  {invariant}: {seeds} seed(s), e.g. {' '.join(map(str, examples))}")
-        tolerated = sum(r.stats.get("tolerated", 0) for r in self.results)
-        lines.append(f"  duplicate alerts tolerated (the harness lost a mark-sent): {tolerated}")
+        total = Counter[str]()
+        for result in self.results:
+            total.update(result.stats)
+        lines.append(f"  duplicate alerts tolerated (the harness cost a mark-sent): {total['tolerated']}")
+        lines.append(
+            f"  DLQ: {total['dlq']} message(s) in {sum(bool(r.stats.get('dlq')) for r in self.results)} seed(s); "
+            f"their run finished {total['dlq_finished']}, running {total['dlq_running']}, none {total['dlq_none']}"
+        )
         return lines
 
 
-def run_seeds(seeds: range, on_result: Callable[[SeedResult], None] | None = None) -> Summary:
+def _light(seed: int) -> SeedResult:
+    """A seed's result without its trace, to send back from a worker process."""
+    result = run_seed(seed)
+    result.trace = None
+    return result
+
+
+def run_seeds(seeds: range, on_result: Callable[[SeedResult], None] | None = None, jobs: int = 1) -> Summary:
+    """Run ``seeds`` in order, in ``jobs`` processes; results come back in seed order."""
     started = time.perf_counter()
     results = []
-    for seed in seeds:
-        result = run_seed(seed)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+    with ProcessPoolExecutor(jobs) if jobs > 1 else nullcontext() as pool:
+        done = pool.map(_light, seeds, chunksize=4) if pool is not None else map(run_seed, seeds)
+        for result in done:
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
     return Summary(results, time.perf_counter() - started)
