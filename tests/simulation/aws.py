@@ -145,7 +145,10 @@ class BatchDriver:
             return
         for job_id, job in list(self.fake.jobs.items()):
             if job_id not in self.registry:
-                self.registry[job_id] = dict(job.tags)
+                tags = dict(job.tags)
+                if tags in self.registry.values():  # checked as it happens, so the trace shows where
+                    self.trace.note(f"!! {job_id} is a second job for {tags}")
+                self.registry[job_id] = tags
                 self._live += 1
                 self._plan(job_id, job.tags, profile)
 

@@ -4,8 +4,8 @@ between an invocation's services and the shared fakes.
 Every port method call of an invocation goes through ``PortProxy`` to ``FaultInjector.call``, which, in the
 invocation's own thread while it holds the baton:
 
-1. lets simulated time pass (an AWS call takes milliseconds), and crashes the invocation past its Lambda
-   timeout (60 s);
+1. lets simulated time pass (an AWS call takes milliseconds, now and then seconds), and crashes the
+   invocation past its Lambda timeout (60 s);
 2. may hand the baton to another invocation (the interleaving), or crash the invocation (``Crash``);
 3. may fail the call before it acts: throttled, a 5xx, a timeout (``NotMade`` for a throttled SubmitJob, as
    the Batch adapter raises; a botocore-named ``AwsFault`` otherwise);
@@ -64,6 +64,7 @@ class FaultProfile:
     lost: float = 0.0  # a call acts, then its response is lost
     crash: float = 0.0  # the invocation dies at a call
     switch: float = 0.3  # another invocation runs at a call
+    stall: float = 0.0  # a call takes 1-30 s (a slow network, a GC pause): the world goes on meanwhile
     stale_index: float = 0.0  # the pending-alert index answers an earlier answer
     slow_post: float = 0.0  # a Slack post takes 10-20 s
     sqs_duplicate: float = 0.0
@@ -90,13 +91,14 @@ def profile_for(rng: random.Random) -> FaultProfile:
     u = rng.uniform
     if kind == "calm":
         return FaultProfile(name="calm", switch=u(0.0, 0.5), job_fails=u(0.0, 0.3))
-    scale = 1.0 if kind == "mild" else 3.0
+    scale = 1.0 if kind == "mild" else 2.5
     return FaultProfile(
         name=kind,
         before=u(0.005, 0.02) * scale,
         lost=u(0.003, 0.01) * scale,
         crash=u(0.001, 0.004) * scale,
         switch=u(0.1, 0.6),
+        stall=u(0.0, 0.01) * scale,
         stale_index=u(0.0, 0.15) * scale,
         slow_post=u(0.0, 0.1) * scale,
         sqs_duplicate=u(0.0, 0.08) * scale,
@@ -180,7 +182,10 @@ class FaultInjector:
     def _turn(self, inv: Invocation, label: str, args: tuple[Any, ...]) -> None:
         rng, profile, observer = self.rng, self.profile, self.observer
         observer.advance(rng.uniform(0.005, 0.05))
-        if profile.switch and observer.others_live(inv) and rng.random() < profile.switch:
+        if profile.stall and rng.random() < profile.stall:
+            observer.advance(rng.uniform(1, 30))
+            inv.task.pause()  # so that what fell due meanwhile (ticks, deliveries) happens meanwhile
+        elif profile.switch and observer.others_live(inv) and rng.random() < profile.switch:
             inv.task.pause()
         if observer.now() > inv.deadline:
             self.trace.add(inv.name, label, args, mark="!Crash: Lambda timeout")

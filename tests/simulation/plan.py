@@ -36,6 +36,7 @@ def _minute(sim: Simulation, minute: datetime) -> None:
     sim.at(minute + MINUTE, "minute", lambda: _minute(sim, minute + MINUTE))
     if minute >= world.end_of_fires + SETTLE_AFTER and sim.settled():
         sim.trace.note("settled")
+        sim.record.settled = True
         sim.stop()
         return
     if rng.random() < profile.tick_lost:

@@ -21,6 +21,7 @@ class Record:
     rejected: set[tuple[str, str]] = field(default_factory=set)  # runs one of whose SubmitJobs was JobRejected
     planted: list[tuple[str, str]] = field(default_factory=list)  # unreadable items planted (table, run id)
     harness_errors: list[str] = field(default_factory=list)
+    settled: bool = False  # False: the drain ran out before everything settled
     invocations: int = 0
     events_lost: int = 0
     ticks_lost: int = 0

@@ -149,6 +149,6 @@ def build_world(seed: int) -> World:
         job_definitions=frozen,
         start=start,
         window=timedelta(minutes=rng.choice([60, 90, 120])),
-        drain=timedelta(hours=4),
+        drain=timedelta(hours=6),
         profile=profile_for(rng),
     )
