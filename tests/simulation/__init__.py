@@ -9,7 +9,10 @@ them (``aws``, ``plan``). After a drain without faults, the invariants (``invari
 
     .venv/bin/python -m tests.simulation --seed 1234          # one seed: passed, or the line that failed
     .venv/bin/python -m tests.simulation --seed 1234 --trace  # and its event trace
-    .venv/bin/python -m tests.simulation --seeds 500 --start 0
+    .venv/bin/python -m tests.simulation --seeds 500 --start 0 --jobs 2 --quiet   # many: seeds/s, a summary
+
+The test suite runs seeds 0-199 (test_seeds_a.py, test_seeds_b.py: ten chunks each, one file per xdist
+worker) and the harness's own tests (test_harness.py); a soak runs fresh seeds from 1,000,000 on.
 
 Nothing here imports tests/fakes before ``__main__`` has put tests/ on sys.path: this module stays empty.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -71,9 +72,17 @@ def run_seed(seed: int, batch_wrapper: Callable[[FakeBatch], object] | None = No
     world = build_world(seed)
     sim = Simulation(world, batch_wrapper)
     with quiet():
-        sim.run()
+        try:
+            sim.run()
+        except Exception as error:  # a bug or a hang of the harness: this seed's one line says so
+            sim.trace.note("the harness raised:\n" + traceback.format_exc())
+            return SeedResult(seed, world.profile.name, [_harness(error)], sim.trace, _stats(sim))
         violations = check(sim)
     return SeedResult(seed, world.profile.name, violations, sim.trace, _stats(sim))
+
+
+def _harness(error: Exception) -> Violation:
+    return Violation("harness", f"{type(error).__name__}: {error} (--trace shows where)")
 
 
 def _stats(sim: Simulation) -> dict[str, int]:

@@ -132,3 +132,16 @@ def test_what_an_invocation_raises_is_kept() -> None:
     baton.resume(task)
     assert task.done
     assert isinstance(task.error, KeyError)
+
+
+def test_a_bug_of_the_harness_is_reported_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hook of the harness that raises inside a service's call must not be caught by that service's
+    ``except Exception``: it crashes the invocation and the seed fails on the harness invariant."""
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bookkeeping bug")
+
+    monkeypatch.setattr(Simulation, "acted", broken)
+    result = run_seed(SEED)
+    assert result.violations[0].invariant == "harness"
+    assert "a bookkeeping bug" in result.violations[0].fact
