@@ -126,17 +126,33 @@ class RunExecutor:
             logger.info(f"alert claim of {run.table} {run.run_id} left to lapse ({type(error).__name__})")
 
     def _mark_sent(self, run: Run, field: AlertField, lease: datetime) -> Run:
-        """Mark the posted alert sent; when another invocation saved the run meanwhile (an event moved it on),
-        re-read it and mark it there, as long as the claim is still ours."""
+        """Mark the posted alert sent, on the fresh version when an event saved the run meanwhile, as long as
+        the claim is still ours."""
+        saved = self._save_while_ours(
+            run,
+            lambda r: r.model_copy(update={field: "sent", "alert_lease": None}),
+            lambda fresh: fresh.alert_lease == lease,
+            "its alert was marked sent",
+        )
+        if saved is None:
+            raise StaleRun(f"run {run.run_id} of {run.table}: another invocation took its alert claim over")
+        return saved
+
+    def _save_while_ours(
+        self, run: Run, change: Callable[[Run], Run], still_ours: Callable[[Run], bool], doing: str
+    ) -> Run | None:
+        """Save ``change(run)``; when another invocation saved the run meanwhile (a stuck mark, an alert claim,
+        an event), re-read it and make the change on its version while ``still_ours`` holds. None once it no
+        longer does (the run gone or moved on); ``StaleRun`` when it keeps changing."""
         for _ in range(SAVE_ATTEMPTS):
             try:
-                return self.ledger.save_run(run.model_copy(update={field: "sent", "alert_lease": None}))
+                return self.ledger.save_run(change(run))
             except StaleRun:
                 fresh = self.ledger.get_run(run.table, run.run_id)
-                if fresh is None or fresh.alert_lease != lease:
-                    raise
+                if fresh is None or not still_ours(fresh):
+                    return None
                 run = fresh
-        raise StaleRun(f"run {run.run_id} of {run.table} kept changing while its alert was marked sent")
+        raise StaleRun(f"run {run.run_id} of {run.table} kept changing while {doing}")
 
     def repaired(self, kind: RepairKind, run: Run) -> None:
         """Count a repair (metric ``Repairs`` by kind): the pass, or a take-over, did what a lost delivery
@@ -197,21 +213,19 @@ class RunExecutor:
         ) from error
 
     def _record_submitted(self, run: Run, job_id: str, request: JobRequest) -> Run:
-        """Save the step as submitted with its job. When another invocation saved the run meanwhile (a stuck
-        mark, an alert claim), save on its version if the step is still this attempt being submitted; if the
-        run moved on (cancelled), the job belongs to no run: terminate it."""
-        for _ in range(SAVE_ATTEMPTS):
+        """Save the step as submitted with its job, on the fresh version while the step is still this attempt
+        being submitted; if the run moved on (cancelled), the job belongs to no run: terminate it."""
+
+        def submitted(current: Run) -> Run:
             now = self.clock()
-            step = run.step.model_copy(update={"status": "submitted", "job_id": job_id, "since": now})
-            try:
-                return self.ledger.save_run(run.with_step(step, now))
-            except StaleRun:
-                fresh = self.ledger.get_run(run.table, run.run_id)
-                if fresh is None or not _same_attempt(fresh, run):
-                    self._terminate_orphan(job_id, run, request)
-                    raise
-                run = fresh
-        raise StaleRun(f"run {run.run_id} of {run.table} kept changing while its job was recorded")
+            step = current.step.model_copy(update={"status": "submitted", "job_id": job_id, "since": now})
+            return current.with_step(step, now)
+
+        saved = self._save_while_ours(run, submitted, lambda fresh: _same_attempt(fresh, run), "its job was recorded")
+        if saved is None:
+            self._terminate_orphan(job_id, run, request)
+            raise StaleRun(f"run {run.run_id} of {run.table} moved on while its job {job_id} was submitted")
+        return saved
 
     def _terminate_orphan(self, job_id: str, run: Run, request: JobRequest) -> None:
         """A job no run records (its run was cancelled while it was submitted): stop it, or say so loudly."""
